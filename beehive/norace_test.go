@@ -1,0 +1,5 @@
+//go:build !race
+
+package beehive
+
+const raceEnabled = false
