@@ -1,0 +1,23 @@
+# edgehive — make targets. `make test` installs what the tests need (Debian packages, the Kubernetes
+# binaries built once into a cache keyed by version, staticcheck) and runs every check and test.
+
+SHELL := /bin/bash
+export EDGEHIVE_CACHE ?= $(HOME)/.cache/edgehive
+
+.PHONY: test test-deps check unit bench
+
+## test: install the test dependencies, then gofmt, go vet, staticcheck and go test -race ./...
+test: test-deps
+	hack/test.sh
+
+## test-deps: install mosquitto, containerd, runc, CNI, etcd, busybox; build Kubernetes v1.36.3; staticcheck
+test-deps:
+	hack/install-deps.sh
+
+## unit: the fast tests only (no real components needed), without the race detector
+unit:
+	go test -short ./...
+
+## bench: the Go benchmarks recorded in BENCHMARKS.md
+bench:
+	go test -run '^$$' -bench . -benchmem ./...

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The test job: format check, go vet, staticcheck, then every test with the race detector. The full
+# verbose log goes to $TEST_LOG (default: .cache/test.log); the console shows the failures, every skip
+# and the closing summary. Under CI=true a test that needs a missing component fails instead of skipping.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+cache="${EDGEHIVE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/edgehive}"
+STATICCHECK_VERSION="${STATICCHECK_VERSION:-v0.8.2}"
+log="${TEST_LOG:-.cache/test.log}"
+mkdir -p "$(dirname "$log")"
+fail=0
+step() { echo "== $*"; }
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*'))
+if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; fail=1; fi
+
+step "go vet"
+go vet ./... || fail=1
+
+step "staticcheck $STATICCHECK_VERSION"
+"$cache/tools/staticcheck-$STATICCHECK_VERSION" ./... || fail=1
+
+step "go test -race ./... (full log: $log)"
+start=$(date +%s)
+go test -race -count=1 -timeout 20m -v ./... > "$log" 2>&1
+rc=$?
+# What ran and how it ended, per package; failures in full; each skip with its reason.
+grep -E '^(ok|FAIL|---|panic:|\?)|^\s+\S+_test\.go:[0-9]+: (missing component|.*smoke)' "$log" \
+  | grep -vE '^--- PASS' || true
+if [ $rc -ne 0 ]; then
+  echo "-- failures (context) --"
+  grep -B2 -A25 -E '^--- FAIL|^panic:' "$log" | head -300
+fi
+passed=$(grep -cE '^\s*--- PASS' "$log")
+failed=$(grep -cE '^\s*--- FAIL' "$log")
+skipped=$(grep -cE '^\s*--- SKIP' "$log")
+echo "go test took $(( $(date +%s) - start ))s"
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+[ $rc -eq 0 ] || fail=1
+exit $fail
