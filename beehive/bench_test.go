@@ -96,6 +96,22 @@ func BenchmarkSendSync(b *testing.B) {
 	}
 }
 
+// BenchmarkSendSyncCancelableCtx: as BenchmarkSendSync, with a context that can end but has no deadline
+// (a module's own context): the wait is a two-way select and the default timeout is armed.
+func BenchmarkSendSyncCancelableCtx(b *testing.B) {
+	ca, _ := benchPair(b, 1024, echo("echo", GroupUser))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m := ca.NewMessage(GroupUser, OpQuery, "default/pod/nginx", "content")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := ca.SendSync(ctx, "echo", m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkSendSyncParallel: SendSync from GOMAXPROCS goroutines to one responder.
 func BenchmarkSendSyncParallel(b *testing.B) {
 	ca, _ := benchPair(b, 1024, echo("echo", GroupUser))

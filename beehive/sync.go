@@ -15,11 +15,15 @@ import (
 // a generation (the waiter's reuse count) and a phase:
 //   - the responder swaps (gen, waiting) → (gen, answered) and then puts the response into ch (capacity 1,
 //     so this never blocks);
-//   - the requester, when its deadline passes, swaps (gen, waiting) → (gen, abandoned). If that fails, the
-//     responder won: the response is already in ch or about to be, and the requester takes it. A response
-//     that arrives before the deadline is therefore never lost.
+//   - the deadline (the waiter's timer, or the caller's context) swaps (gen, waiting) → (gen, abandoned)
+//     and, for the timer, puts a timeout marker into ch. Exactly one party wins the swap, so exactly one
+//     message ever enters ch per generation, and a response that arrives before the deadline is never lost.
 //   - a responder that loses (the phase is abandoned, or the waiter has moved on to a later generation)
 //     drops its response and counts it as late.
+//
+// Waiting is a plain channel receive when the caller's context cannot end (the timer speaks through ch),
+// and a two-way select otherwise: the cheapest wait Go offers for each case. A waiter whose timer may
+// still fire (Stop reported false) is never reused, so a stale timer cannot touch a later request.
 type waiter struct {
 	state atomic.Uint64
 	ch    chan Message
@@ -31,12 +35,27 @@ const (
 	phaseAnswered
 	phaseAbandoned
 	phaseBits = 2
+	phaseMask = 1<<phaseBits - 1
 )
 
+// opTimeout marks the message the waiter's timer puts into ch; it never leaves this package.
+const opTimeout Operation = "beehive.sync-timeout"
+
 func newWaiter() *waiter {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return &waiter{ch: make(chan Message, 1), timer: t}
+	w := &waiter{ch: make(chan Message, 1)}
+	w.timer = time.AfterFunc(time.Hour, w.expire)
+	w.timer.Stop()
+	return w
+}
+
+// expire runs when the waiter's timer fires: it abandons the current generation if nobody answered yet.
+// The generation it reads is the one the timer was armed for, since a waiter is reused only after its
+// timer was stopped before firing.
+func (w *waiter) expire() {
+	s := w.state.Load()
+	if s&phaseMask == phaseWaiting && w.state.CompareAndSwap(s, s&^phaseMask|phaseAbandoned) {
+		w.ch <- Message{Router: Router{Operation: opTimeout}}
+	}
 }
 
 // replyHandle is carried (unexported) by a sync request so that Respond finds its waiter, and the
@@ -54,12 +73,12 @@ func (h *Hive) getWaiter() (*waiter, uint64) {
 	return w, gen
 }
 
-func (h *Hive) putWaiter(w *waiter) { h.waiters.Put(w) }
-
 // SendSync sends m to the module named to and waits for its response (see Respond). It waits until ctx
 // ends, or for Config.SyncTimeout when ctx has no deadline. A response that arrives before then is never
 // lost; one that arrives later is dropped and counted (ModuleStats.LateResponses of this module).
 // If the responder answered with RespondError, the response is returned together with its error.
+// When the hive stops, a pending SendSync returns when ctx ends (a module's context ends with the hive)
+// or at its timeout.
 func (c *Context) SendSync(ctx context.Context, to string, m Message) (Message, error) {
 	dst, err := c.hive.lookup(to)
 	if err != nil {
@@ -70,7 +89,7 @@ func (c *Context) SendSync(ctx context.Context, to string, m Message) (Message, 
 	w, gen := c.hive.getWaiter()
 	m.reply = replyHandle{w: w, gen: gen, owner: c.self}
 	if err := c.deliver(ctx, dst, m); err != nil {
-		c.hive.putWaiter(w) // nobody holds the request: the next use's generation fences it anyway
+		c.hive.waiters.Put(w) // nobody holds the request, and no timer is armed
 		return Message{}, err
 	}
 	return c.await(ctx, w, gen)
@@ -78,33 +97,37 @@ func (c *Context) SendSync(ctx context.Context, to string, m Message) (Message, 
 
 // await waits on w for the response of generation gen.
 func (c *Context) await(ctx context.Context, w *waiter, gen uint64) (Message, error) {
-	var timeout <-chan time.Time
+	armed := false
 	if _, ok := ctx.Deadline(); !ok {
 		w.timer.Reset(c.hive.cfg.SyncTimeout)
-		timeout = w.timer.C
+		armed = true
 	}
-	var cause error
-	select {
-	case r := <-w.ch:
-		w.timer.Stop()
-		c.hive.putWaiter(w)
-		return r, r.Err()
-	case <-ctx.Done():
-		cause = ctx.Err()
-	case <-timeout:
-		cause = context.DeadlineExceeded
-	case <-c.hive.done:
-		cause = ErrClosed
+	var r Message
+	if done := ctx.Done(); done == nil {
+		r = <-w.ch // the response, or the timer's marker
+	} else {
+		select {
+		case r = <-w.ch:
+		case <-done:
+			if w.state.CompareAndSwap(gen<<phaseBits|phaseWaiting, gen<<phaseBits|phaseAbandoned) {
+				r = Message{Router: Router{Operation: opTimeout}, Content: ctx.Err()}
+			} else {
+				// The responder (or the timer) won the race: its message is in ch, or about to be.
+				r = <-w.ch
+			}
+		}
 	}
-	w.timer.Stop()
-	if w.state.CompareAndSwap(gen<<phaseBits|phaseWaiting, gen<<phaseBits|phaseAbandoned) {
+	if !armed || w.timer.Stop() {
+		c.hive.waiters.Put(w)
+	}
+	if r.Router.Operation == opTimeout {
 		c.self.syncTimeouts.Add(1)
-		c.hive.putWaiter(w)
+		cause, _ := r.Content.(error)
+		if cause == nil {
+			cause = context.DeadlineExceeded
+		}
 		return Message{}, fmt.Errorf("beehive: sync request: %w", cause)
 	}
-	// The responder won the race: its response is in ch, or is being put there now.
-	r := <-w.ch
-	c.hive.putWaiter(w)
 	return r, r.Err()
 }
 
@@ -142,7 +165,7 @@ func (c *Context) respond(req Message, op Operation, content any) error {
 		return nil
 	}
 	st := h.w.state.Load()
-	if st>>phaseBits == h.gen && st&(1<<phaseBits-1) == phaseAnswered {
+	if st>>phaseBits == h.gen && st&phaseMask == phaseAnswered {
 		return ErrAlreadyAnswered
 	}
 	h.owner.late.Add(1)
@@ -179,7 +202,7 @@ func (c *Context) SendToGroupSync(ctx context.Context, group Group, m Message) (
 		req := m
 		req.reply = replyHandle{w: w, gen: gen, owner: c.self}
 		if err := c.deliver(ctx, dst, req); err != nil {
-			c.hive.putWaiter(w)
+			c.hive.waiters.Put(w)
 			errs = append(errs, fmt.Errorf("%s: %w", dst.name, err))
 			continue
 		}
