@@ -38,6 +38,9 @@ const (
 	phaseMask = 1<<phaseBits - 1
 )
 
+// stateOf packs a generation and a phase into a waiter state.
+func stateOf(gen, phase uint64) uint64 { return gen<<phaseBits | phase }
+
 // opTimeout marks the message the waiter's timer puts into ch; it never leaves this package.
 const opTimeout Operation = "beehive.sync-timeout"
 
@@ -109,7 +112,7 @@ func (c *Context) await(ctx context.Context, w *waiter, gen uint64) (Message, er
 		select {
 		case r = <-w.ch:
 		case <-done:
-			if w.state.CompareAndSwap(gen<<phaseBits|phaseWaiting, gen<<phaseBits|phaseAbandoned) {
+			if w.state.CompareAndSwap(stateOf(gen, phaseWaiting), stateOf(gen, phaseAbandoned)) {
 				r = Message{Router: Router{Operation: opTimeout}, Content: ctx.Err()}
 			} else {
 				// The responder (or the timer) won the race: its message is in ch, or about to be.
@@ -159,7 +162,7 @@ func (c *Context) respond(req Message, op Operation, content any) error {
 		Router:  Router{Source: c.self.name, Group: req.Router.Group, Operation: op, Resource: req.Router.Resource},
 		Content: content,
 	}
-	if h.w.state.CompareAndSwap(h.gen<<phaseBits|phaseWaiting, h.gen<<phaseBits|phaseAnswered) {
+	if h.w.state.CompareAndSwap(stateOf(h.gen, phaseWaiting), stateOf(h.gen, phaseAnswered)) {
 		h.w.ch <- resp
 		c.self.sent.Add(1)
 		return nil

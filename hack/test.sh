@@ -28,11 +28,11 @@ rc=$?
 # The console shows: each package's result, every failure and skip, and the smoke tests of the real
 # components with what they logged (so a reader can see they ran, not skipped).
 awk '
-  /^=== (RUN|CONT)/ { cur = $3 }
+  /^=== (RUN|CONT|NAME)/ { cur = $3 }
   /^(ok|FAIL|panic:)/ || /^\?/ { print; next }
   /^[ \t]*--- (FAIL|SKIP)/ { print; next }
   /^[ \t]*--- PASS/ && /Smoke/ { print; next }
-  cur ~ /Smoke/ && /^[ \t]+[A-Za-z0-9_]+_test\.go:[0-9]+:/ { print }
+  cur ~ /Smoke/ && /^[ \t]+[A-Za-z0-9_]+\.go:[0-9]+:/ { print }
 ' "$log"
 if [ $rc -ne 0 ]; then
   echo "-- failures (context) --"
