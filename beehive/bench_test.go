@@ -158,3 +158,35 @@ func BenchmarkSendToGroup(b *testing.B) {
 		}
 	}
 }
+
+// The baselines measure the Go runtime's floor on the same machine in the same run, so that the
+// figures above can be read as ratios (BENCHMARKS.md): a buffered channel send+receive in one goroutine,
+// and a request/response ping-pong between two goroutines over plain channels.
+func BenchmarkBaselineChannelSendReceive(b *testing.B) {
+	ch := make(chan Message, 1024)
+	m := Message{Router: Router{Group: GroupMeta, Operation: OpUpdate, Resource: "default/pod/nginx"}, Content: "content"}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		ch <- m
+		<-ch
+	}
+}
+
+func BenchmarkBaselineChannelPingPong(b *testing.B) {
+	req := make(chan Message, 1024)
+	resp := make(chan Message, 1)
+	go func() {
+		for m := range req {
+			resp <- m
+		}
+	}()
+	m := Message{Router: Router{Group: GroupMeta, Operation: OpQuery, Resource: "default/pod/nginx"}, Content: "content"}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		req <- m
+		<-resp
+	}
+	b.StopTimer()
+	close(req)
+}

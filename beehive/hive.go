@@ -96,7 +96,7 @@ type Hive struct {
 	order   []*entry
 	done    chan struct{} // closed when the hive stops accepting messages
 
-	waiters sync.Pool
+	waiters *waiterPool
 }
 
 // New returns a Hive with cfg. It returns an error if cfg is invalid.
@@ -117,7 +117,7 @@ func New(cfg Config) (*Hive, error) {
 		groups:  make(map[Group][]*entry),
 		done:    make(chan struct{}),
 	}
-	h.waiters.New = func() any { return newWaiter() }
+	h.waiters = newWaiterPool(cfg.SyncTimeout)
 	return h, nil
 }
 
@@ -203,6 +203,11 @@ func (h *Hive) Run(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		h.waiters.run(h.done)
+	}()
 	for _, e := range entries {
 		wg.Add(1)
 		go func() {

@@ -242,3 +242,31 @@ func TestSendSyncDeadlineRace(t *testing.T) {
 	}
 	t.Logf("%d requests: %d answered in time, %d gave up (%d counted late)", n, ok, gaveUp, st["a"].LateResponses)
 }
+
+// TestPendingSendSyncReleasedAtClose: a request that nobody will answer, waiting on the default timeout,
+// returns ErrClosed as soon as the hive stops, and later requests are refused.
+func TestPendingSendSyncReleasedAtClose(t *testing.T) {
+	h := newHive(t, Config{SyncTimeout: time.Hour})
+	a := handle(t, h, "a", "", ModuleConfig{})
+	_ = handle(t, h, "mute", "", ModuleConfig{})
+	stop := runHive(t, h)
+	ca := get(t, a)
+	res := make(chan error, 1)
+	go func() {
+		_, err := ca.SendSync(context.Background(), "mute", Message{})
+		res <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	stop()
+	select {
+	case err := <-res:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("pending SendSync at close: %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("pending SendSync not released when the hive stopped")
+	}
+	if _, err := ca.SendSync(context.Background(), "mute", Message{}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("SendSync after close: %v, want ErrClosed", err)
+	}
+}
