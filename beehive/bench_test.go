@@ -96,8 +96,8 @@ func BenchmarkSendSync(b *testing.B) {
 	}
 }
 
-// BenchmarkSendSyncCancelableCtx: as BenchmarkSendSync, with a context that can end but has no deadline
-// (a module's own context): the wait is a two-way select and the default timeout is armed.
+// BenchmarkSendSyncCancelableCtx: as BenchmarkSendSync, with a context of the caller's that can end but
+// has no deadline: the wait is a two-way select and the default timeout is armed.
 func BenchmarkSendSyncCancelableCtx(b *testing.B) {
 	ca, _ := benchPair(b, 1024, echo("echo", GroupUser))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -107,6 +107,33 @@ func BenchmarkSendSyncCancelableCtx(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := ca.SendSync(ctx, "echo", m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSendSyncModuleCtx: as BenchmarkSendSync, with the module's own context (the usual call in a
+// module's Run).
+func BenchmarkSendSyncModuleCtx(b *testing.B) {
+	h := newHive(b, Config{})
+	_ = h.Add(echo("echo", GroupUser))
+	type call struct {
+		ctx context.Context
+		c   *Context
+	}
+	ready := make(chan call, 1)
+	_ = h.Add(&ModuleFunc{ModuleName: "a", Fn: func(ctx context.Context, c *Context) error {
+		ready <- call{ctx, c}
+		<-ctx.Done()
+		return nil
+	}})
+	runHive(b, h)
+	cl := <-ready
+	m := cl.c.NewMessage(GroupUser, OpQuery, "default/pod/nginx", "content")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := cl.c.SendSync(cl.ctx, "echo", m); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -97,6 +97,9 @@ type Hive struct {
 	done    chan struct{} // closed when the hive stops accepting messages
 
 	waiters *waiterPool
+	// runCtx is the context Run gives every module. It ends exactly when the hive closes, and the
+	// waiter sweeper then releases every pending SendSync, so a SendSync on it needs no select.
+	runCtx context.Context
 }
 
 // New returns a Hive with cfg. It returns an error if cfg is invalid.
@@ -202,6 +205,7 @@ func (h *Hive) Run(ctx context.Context) error {
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	h.runCtx = runCtx // written before any module starts; read-only after
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {

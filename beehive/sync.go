@@ -40,11 +40,12 @@ func (c *Context) SendSync(ctx context.Context, to string, m Message) (Message, 
 	return c.await(ctx, w, gen)
 }
 
-// await waits on w for the response of generation gen: a plain channel receive when ctx cannot end
-// (the sweeper speaks through ch at the default timeout), a two-way select otherwise.
+// await waits on w for the response of generation gen: a plain channel receive when ctx cannot end, or
+// is the module's own context, which ends only when the hive closes (the sweeper speaks through ch at the
+// default timeout and at close); a two-way select otherwise.
 func (c *Context) await(ctx context.Context, w *waiter, gen uint64) (Message, error) {
 	var r Message
-	if done := ctx.Done(); done == nil {
+	if done := ctx.Done(); done == nil || ctx == c.hive.runCtx {
 		r = <-w.ch
 	} else {
 		select {
