@@ -1,0 +1,255 @@
+package certs
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Defaults of CAConfig, and the file names of a CA directory.
+const (
+	DefaultCACommonName = "edgehive-ca"
+	DefaultCAValidity   = 10 * 365 * 24 * time.Hour
+	CACertFile          = "ca.crt" // PEM certificate, mode 0644
+	CAKeyFile           = "ca.key" // PEM PKCS #8 key, mode 0600
+)
+
+// backdate is how far before "now" certificates begin, to absorb clock skew between cloud and edges.
+const backdate = 5 * time.Minute
+
+// CAConfig says how to create a CA. Zero fields take the defaults.
+type CAConfig struct {
+	// CommonName of the CA certificate (default DefaultCACommonName), at most 64 bytes.
+	CommonName string
+	// Validity of the CA certificate (default DefaultCAValidity).
+	Validity time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Validate reports a bad config, wrapping ErrInvalidConfig.
+func (c CAConfig) Validate() error {
+	if len(c.CommonName) > 64 {
+		return fmt.Errorf("%w: CA common name is over 64 bytes", ErrInvalidConfig)
+	}
+	if c.Validity < 0 {
+		return fmt.Errorf("%w: negative CA validity %v", ErrInvalidConfig, c.Validity)
+	}
+	return nil
+}
+
+// CA is the certificate authority of a cloud: an ECDSA P-256 key and its self-signed certificate. Its
+// pin is the SHA-256 of the certificate's DER (Hash), which join tokens carry. A CA is immutable and
+// safe for concurrent use.
+type CA struct {
+	cert    *x509.Certificate
+	key     crypto.Signer
+	certPEM []byte
+	hash    string
+}
+
+// NewCA creates a CA in memory.
+func NewCA(cfg CAConfig) (*CA, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.CommonName == "" {
+		cfg.CommonName = DefaultCACommonName
+	}
+	if cfg.Validity == 0 {
+		cfg.Validity = DefaultCAValidity
+	}
+	now := time.Now()
+	if cfg.Now != nil {
+		now = cfg.Now()
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("certs: generate CA key: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          randSerial(),
+		Subject:               pkix.Name{CommonName: cfg.CommonName},
+		NotBefore:             now.Add(-backdate),
+		NotAfter:              now.Add(cfg.Validity),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return nil, fmt.Errorf("certs: create CA certificate: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("certs: parse CA certificate: %w", err)
+	}
+	return newCA(cert, key)
+}
+
+func newCA(cert *x509.Certificate, key crypto.Signer) (*CA, error) {
+	if !cert.IsCA || !cert.BasicConstraintsValid || cert.KeyUsage&x509.KeyUsageCertSign == 0 {
+		return nil, fmt.Errorf("%w: the certificate is not a CA certificate", ErrBadCA)
+	}
+	if !samePublicKey(cert.PublicKey, key.Public()) {
+		return nil, fmt.Errorf("%w: the key does not match the certificate", ErrBadCA)
+	}
+	return &CA{cert: cert, key: key, certPEM: EncodeCertPEM(cert.Raw), hash: CertHash(cert)}, nil
+}
+
+// ParseCA builds a CA from a PEM certificate and a PEM private key (for a CA kept outside files, such
+// as in a Kubernetes Secret).
+func ParseCA(certPEM, keyPEM []byte) (*CA, error) {
+	certs, err := ParseCertsPEM(certPEM)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadCA, err)
+	}
+	if len(certs) != 1 {
+		return nil, fmt.Errorf("%w: %d certificates, want 1", ErrBadCA, len(certs))
+	}
+	key, err := ParseKeyPEM(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadCA, err)
+	}
+	return newCA(certs[0], key)
+}
+
+// LoadCA reads dir/ca.crt and dir/ca.key. The key file must not be accessible to group or others
+// (ErrKeyPermissions): give it mode 0600.
+func LoadCA(dir string) (*CA, error) {
+	keyPath := filepath.Join(dir, CAKeyFile)
+	st, err := os.Stat(keyPath)
+	if err != nil {
+		return nil, fmt.Errorf("certs: load CA: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%w: %s has mode %v, want 0600", ErrKeyPermissions, keyPath, st.Mode().Perm())
+	}
+	keyPEM, err := os.ReadFile(keyPath)
+	if err != nil {
+		return nil, fmt.Errorf("certs: load CA: %w", err)
+	}
+	certPEM, err := os.ReadFile(filepath.Join(dir, CACertFile))
+	if err != nil {
+		return nil, fmt.Errorf("certs: load CA: %w", err)
+	}
+	return ParseCA(certPEM, keyPEM)
+}
+
+// LoadOrCreateCA loads the CA in dir if dir holds one, and otherwise creates one with cfg and writes it
+// there (the directory with mode 0700, the key 0600, the certificate 0644; each file written to a
+// temporary name and linked into place, so a crash leaves no half-written file). A directory with only
+// one of the two files is an error (ErrCAIncomplete): the operator must look at it.
+func LoadOrCreateCA(dir string, cfg CAConfig) (*CA, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	certPath, keyPath := filepath.Join(dir, CACertFile), filepath.Join(dir, CAKeyFile)
+	certOK, err := exists(certPath)
+	if err != nil {
+		return nil, err
+	}
+	keyOK, err := exists(keyPath)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case certOK && keyOK:
+		return LoadCA(dir)
+	case certOK || keyOK:
+		return nil, fmt.Errorf("%w: %s", ErrCAIncomplete, dir)
+	}
+	ca, err := NewCA(cfg)
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := EncodeKeyPEM(ca.key)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("certs: create CA directory: %w", err)
+	}
+	if err := writeNew(keyPath, keyPEM, 0o600); err != nil {
+		return nil, err
+	}
+	if err := writeNew(certPath, ca.certPEM, 0o644); err != nil {
+		return nil, err
+	}
+	return ca, nil
+}
+
+func exists(path string) (bool, error) {
+	_, err := os.Stat(path)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	}
+	return false, fmt.Errorf("certs: %w", err)
+}
+
+// writeNew writes b to path with mode perm, through a synced temporary file linked into place; it fails
+// if path exists.
+func writeNew(path string, b []byte, perm os.FileMode) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("certs: write %s: %w", path, err)
+	}
+	defer func() {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		if err != nil {
+			err = fmt.Errorf("certs: write %s: %w", path, err)
+		}
+	}()
+	if err := tmp.Chmod(perm); err != nil {
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	return os.Link(tmp.Name(), path)
+}
+
+// Certificate returns the CA certificate. Do not modify it.
+func (ca *CA) Certificate() *x509.Certificate { return ca.cert }
+
+// CertPEM returns the CA certificate in PEM form (what GET /ca.crt serves).
+func (ca *CA) CertPEM() []byte { return bytes.Clone(ca.certPEM) }
+
+// Hash returns the CA's pin: the SHA-256 of its certificate's DER, as 64 lowercase hex digits.
+func (ca *CA) Hash() string { return ca.hash }
+
+// Pool returns a new pool holding only the CA certificate.
+func (ca *CA) Pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(ca.cert)
+	return p
+}
+
+// randSerial returns a random positive serial number of 16 bytes with 126 random bits (RFC 5280 allows
+// up to 20 bytes).
+func randSerial() *big.Int {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand)
+	b[0] &= 0x7f
+	b[0] |= 0x40 // never zero, always 16 bytes long
+	return new(big.Int).SetBytes(b[:])
+}
