@@ -108,7 +108,7 @@ func (s *conformance) pull(t *testing.T) {
 	}
 	ref := s.cfg.PullImage
 	if ref == "" {
-		t.Skip("no PullImage configured")
+		t.Skip("requires ConformanceConfig.PullImage (not configured)")
 	}
 	if img := s.imageStatus(t, ref); img != nil {
 		t.Fatalf("ImageStatus %s: present before the pull", ref)

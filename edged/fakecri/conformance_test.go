@@ -31,7 +31,7 @@ func TestConformanceFake(t *testing.T) {
 func TestConformanceContainerd(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
-		t.Skip("starts containerd")
+		t.Skip("starts containerd; not in -short")
 	}
 	c := testenv.StartContainerd(t)
 	archive, _ := buildTestImage(t, "conformance.test/edgehive/tiny:v1")
