@@ -32,6 +32,14 @@ func TestDependencyRules(t *testing.T) {
 	if deps := nonStdDeps(t, "./beehive"); len(deps) != 0 {
 		t.Errorf("beehive must import only the standard library; it imports %v", deps)
 	}
+	// The twin store is what firmware embeds alone: no network, MQTT, gRPC, Kubernetes or beehive.
+	for _, d := range nonStdDeps(t, "./twin") {
+		for _, banned := range []string{"websocket", "paho", "mochi", "google.golang.org/grpc", "k8s.io/", "edgehive/beehive"} {
+			if strings.Contains(d, banned) {
+				t.Errorf("twin (the store) must not depend on %s; it imports %s", banned, d)
+			}
+		}
+	}
 	// The rule can fail: the test harness does import a non-standard package (paho).
 	if deps := nonStdDeps(t, "./internal/testenv"); len(deps) == 0 {
 		t.Errorf("go list found no non-standard dependency of internal/testenv; the check is blind")
