@@ -1,0 +1,286 @@
+package edgeapp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/edgehive/edgehive/beehive"
+	"github.com/edgehive/edgehive/edged"
+	"github.com/edgehive/edgehive/edged/cri"
+	"github.com/edgehive/edgehive/hub"
+	"github.com/edgehive/edgehive/meta"
+)
+
+const (
+	bridgeName = "dispatch"
+	// finalizePoll and finalizeMargin: a deleted pod's sandboxes are looked for every finalizePoll,
+	// for at most its grace period plus finalizeMargin.
+	finalizePoll   = 500 * time.Millisecond
+	finalizeMargin = 2 * time.Minute
+)
+
+// storeSource is edged's PodSource over the meta store: the pods, ConfigMaps and Secrets the cloud
+// sent before a restart.
+type storeSource struct{ store meta.Store }
+
+func listAs[T any](ctx context.Context, s meta.Store, kind hub.Kind) ([]*T, error) {
+	res, err := s.List(ctx, meta.ListOptions{Kind: kind})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*T, 0, len(res.Items))
+	for _, o := range res.Items {
+		v := new(T)
+		if err := json.Unmarshal(o.Value, v); err != nil {
+			return nil, fmt.Errorf("%s: %w", o.Key, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (s storeSource) ListPods(ctx context.Context) ([]*corev1.Pod, error) {
+	return listAs[corev1.Pod](ctx, s.store, hub.KindPod)
+}
+
+func (s storeSource) ListConfigMaps(ctx context.Context) ([]*corev1.ConfigMap, error) {
+	return listAs[corev1.ConfigMap](ctx, s.store, hub.KindConfigMap)
+}
+
+func (s storeSource) ListSecrets(ctx context.Context) ([]*corev1.Secret, error) {
+	return listAs[corev1.Secret](ctx, s.store, hub.KindSecret)
+}
+
+var _ edged.PodSource = storeSource{}
+
+// bridge is the module "dispatch": it follows the meta store (where the edge hub's meta module
+// commits what the cloud sends) and hands each change to the module that acts on it — pods, ConfigMaps
+// and Secrets to edged, Devices, DeviceModels and memberships to the twin module — as KubeEdge's
+// MetaManager does. Following the store rather than the link means a change is acted on only once
+// committed, and nothing is missed across restarts: edged restores from the store at start, the twin
+// module gets every device object at start, and the watch starts at the store's revision when the
+// process opened it.
+//
+// It also finishes pod deletions as kubelet does: when a pod being deleted (deletionTimestamp set)
+// has no sandbox left in the runtime, it asks the cloud to delete it for good.
+type bridge struct {
+	store    *meta.SQLiteStore
+	since    int64
+	edged    string
+	twin     string
+	hub      string
+	endpoint string
+	log      *slog.Logger
+
+	wg         sync.WaitGroup
+	mu         sync.Mutex
+	finalizing map[string]bool // pod UIDs being finalized (false) or finalized (true), until their delete
+}
+
+func (b *bridge) Name() string         { return bridgeName }
+func (b *bridge) Group() beehive.Group { return beehive.Group(bridgeName) }
+
+// target returns the module that acts on objects of kind, or "".
+func (b *bridge) target(kind hub.Kind) string {
+	switch kind {
+	case hub.KindPod, hub.KindConfigMap, hub.KindSecret:
+		return b.edged
+	case hub.KindDevice, hub.KindDeviceModel, hub.KindMembership:
+		return b.twin
+	}
+	return ""
+}
+
+// Run implements beehive.Module.
+func (b *bridge) Run(ctx context.Context, c *beehive.Context) error {
+	defer b.wg.Wait()
+	// The twin module gets every device object at start (it skips what it already applied). The watch
+	// starts at the revision the store had when the process opened it (edged restores from a later
+	// list, so what lies between reaches it twice, harmlessly). A new store has revision 0, which a
+	// watch reads as "from now": nothing can be written before the edge hub has joined and connected,
+	// long after this module started.
+	rev := b.since
+	if err := b.sendAll(ctx, c, b.twin, hub.KindDeviceModel, hub.KindDevice, hub.KindMembership); err != nil {
+		return nil
+	}
+	for ctx.Err() == nil {
+		w, err := b.store.Watch(ctx, meta.WatchOptions{Since: rev})
+		if errors.Is(err, meta.ErrExpired) {
+			b.log.Warn("store watch expired, sending everything again")
+			if rev, err = b.resendAll(ctx, c); err != nil {
+				return nil
+			}
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		for ev := range w.Events() {
+			b.forward(ctx, c, ev)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		b.log.Warn("store watch ended, sending everything again", "err", w.Err())
+		if rev, err = b.resendAll(ctx, c); err != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+// resendAll sends every object to its module again and returns the store revision to watch from.
+// Objects deleted meanwhile are not deleted on the modules (edged removes unknown pods only at its
+// own restart): this only happens after the watch fell behind, which a healthy edge never does.
+func (b *bridge) resendAll(ctx context.Context, c *beehive.Context) (int64, error) {
+	rev := b.store.Revision()
+	err := b.sendAll(ctx, c, b.edged, hub.KindConfigMap, hub.KindSecret, hub.KindPod)
+	if err == nil {
+		err = b.sendAll(ctx, c, b.twin, hub.KindDeviceModel, hub.KindDevice, hub.KindMembership)
+	}
+	return rev, err
+}
+
+// sendAll sends the stored objects of kinds, in that order, to module to as updates.
+func (b *bridge) sendAll(ctx context.Context, c *beehive.Context, to string, kinds ...hub.Kind) error {
+	for _, k := range kinds {
+		res, err := b.store.List(ctx, meta.ListOptions{Kind: k})
+		if err != nil {
+			return err
+		}
+		for _, o := range res.Items {
+			b.send(ctx, c, to, beehive.OpUpdate, o)
+		}
+	}
+	return ctx.Err()
+}
+
+// forward hands one store event to its module.
+func (b *bridge) forward(ctx context.Context, c *beehive.Context, ev meta.Event) {
+	to := b.target(ev.Object.Key.Kind)
+	if to == "" {
+		return
+	}
+	op := beehive.OpUpdate
+	switch ev.Type {
+	case meta.Added:
+		op = beehive.OpInsert
+	case meta.Deleted:
+		op = beehive.OpDelete
+	}
+	b.send(ctx, c, to, op, ev.Object)
+	if ev.Object.Key.Kind != hub.KindPod {
+		return
+	}
+	if ev.Type == meta.Deleted {
+		var pod corev1.Pod
+		if json.Unmarshal(ev.Object.Value, &pod) == nil {
+			b.mu.Lock()
+			if b.finalizing[string(pod.UID)] {
+				delete(b.finalizing, string(pod.UID))
+			}
+			b.mu.Unlock()
+		}
+		return
+	}
+	b.maybeFinalize(ctx, c, ev.Object)
+}
+
+func (b *bridge) send(ctx context.Context, c *beehive.Context, to string, op beehive.Operation, o meta.Object) {
+	m := c.NewMessage(beehive.GroupMeta, op, o.Key.String(), o.Value)
+	m.Header.ResourceVersion = o.ResourceVersion
+	if err := c.Send(ctx, to, m); err != nil && ctx.Err() == nil {
+		b.log.Warn("hand over", "to", to, "key", o.Key.String(), "err", err)
+	}
+}
+
+// maybeFinalize starts, for a pod being deleted, the wait for its sandboxes to be gone, then asks the
+// cloud to delete the pod for good (hub's <ns>/pod/<name> delete with its UID).
+func (b *bridge) maybeFinalize(ctx context.Context, c *beehive.Context, o meta.Object) {
+	var pod corev1.Pod
+	if err := json.Unmarshal(o.Value, &pod); err != nil || pod.DeletionTimestamp == nil || pod.UID == "" {
+		return
+	}
+	uid := string(pod.UID)
+	b.mu.Lock()
+	if b.finalizing == nil {
+		b.finalizing = map[string]bool{}
+	}
+	if _, ok := b.finalizing[uid]; ok {
+		b.mu.Unlock()
+		return
+	}
+	b.finalizing[uid] = false
+	b.mu.Unlock()
+	grace := time.Duration(edged.DefaultTerminationGracePeriod) * time.Second
+	if pod.DeletionGracePeriodSeconds != nil {
+		grace = time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		done := false
+		defer func() {
+			b.mu.Lock()
+			if done {
+				b.finalizing[uid] = true // until the store deletes the pod
+			} else {
+				delete(b.finalizing, uid) // the next update of the pod tries again
+			}
+			b.mu.Unlock()
+		}()
+		if err := b.waitSandboxesGone(ctx, uid, grace+finalizeMargin); err != nil {
+			if ctx.Err() == nil {
+				b.log.Warn("pod not finalized", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+			}
+			return
+		}
+		content, _ := json.Marshal(map[string]string{"uid": uid})
+		m := c.NewMessage(beehive.GroupHub, beehive.OpDelete, o.Key.String(), content)
+		if err := c.Send(ctx, b.hub, m); err != nil && ctx.Err() == nil {
+			b.log.Warn("pod final delete", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+			return
+		}
+		done = true
+		b.log.Info("pod finalized", "pod", pod.Namespace+"/"+pod.Name, "uid", uid)
+	}()
+}
+
+// waitSandboxesGone waits until the runtime holds no sandbox of the pod uid.
+func (b *bridge) waitSandboxesGone(ctx context.Context, uid string, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	rt, err := cri.Dial(ctx, cri.Config{Endpoint: b.endpoint})
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	filter := &runtimeapi.PodSandboxFilter{LabelSelector: map[string]string{edged.LabelPodUID: uid}}
+	t := time.NewTicker(finalizePoll)
+	defer t.Stop()
+	for {
+		resp, err := rt.Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{Filter: filter})
+		if err == nil && len(resp.Items) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = ctx.Err()
+			}
+			return err
+		case <-t.C:
+		}
+	}
+}
