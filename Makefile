@@ -4,7 +4,13 @@
 SHELL := /bin/bash
 export EDGEHIVE_CACHE ?= $(HOME)/.cache/edgehive
 
-.PHONY: test test-deps check unit bench
+.PHONY: test test-deps check unit bench quickstart
+
+## quickstart: a cloud and an edge on this machine with a pod and a device working, until Ctrl-C
+##             (QUICKSTART_ARGS=--check exits once the pod runs and the device reports; as CI does)
+quickstart: test-deps
+	go build -o bin/ ./examples/quickstart ./examples/mapper ./examples/cloud ./examples/edge
+	bin/quickstart $(QUICKSTART_ARGS)
 
 ## test: install the test dependencies, then gofmt, go vet, staticcheck and go test -race ./...
 test: test-deps

@@ -44,4 +44,16 @@ skipped=$(grep -cE '^\s*--- SKIP' "$log")
 echo "go test took $(( $(date +%s) - start ))s"
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 [ $rc -eq 0 ] || fail=1
+
+step "make quickstart QUICKSTART_ARGS=--check (the README's first command, headless)"
+qs_start=$(date +%s)
+rm -rf .cache/quickstart
+if timeout 600 make --no-print-directory quickstart QUICKSTART_ARGS="--check --timeout 4m --data-dir .cache/quickstart" > .cache/quickstart.log 2>&1; then
+  tail -1 .cache/quickstart.log
+  echo "quickstart took $(( $(date +%s) - qs_start ))s"
+else
+  echo "quickstart FAILED; its output:"
+  tail -60 .cache/quickstart.log
+  fail=1
+fi
 exit $fail

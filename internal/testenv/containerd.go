@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"testing"
 	"text/template"
 	"time"
 
@@ -83,7 +82,7 @@ func (c *Containerd) Conn() *grpc.ClientConn { return c.conn }
 // stopped, and then leftovers of a crash are swept: runc containers, shims (reparented to init, so they
 // outlive containerd), mounts under Dir, the bridge, and Dir itself. Tests may run many instances one
 // after another or side by side.
-func StartContainerd(t testing.TB) *Containerd {
+func StartContainerd(t TB) *Containerd {
 	t.Helper()
 	RequireRoot(t, "containerd")
 	bins := containerdBinaries{
@@ -207,7 +206,7 @@ func shortTempRoot() string {
 }
 
 // importImage imports the busybox archive into the CRI namespace and waits until CRI sees both names.
-func (c *Containerd) importImage(ctx context.Context, t testing.TB, ctr string) {
+func (c *Containerd) importImage(ctx context.Context, t TB, ctr string) {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, ctr, "--address", c.Socket, "--namespace", containerdNamespace,
 		"images", "import", c.ImageInfo.Path)
@@ -248,7 +247,7 @@ func (c *Containerd) importImage(ctx context.Context, t testing.TB, ctr string) 
 // gateway address 198.18.X.1. Creating a link of a given name is atomic, so the bridge itself is the
 // claim: parallel instances, in this process or another, never share a subnet. The bridge CNI plugin
 // reuses the existing bridge.
-func (c *Containerd) claimPodNetwork(t testing.TB, ip string) {
+func (c *Containerd) claimPodNetwork(t TB, ip string) {
 	t.Helper()
 	span := podNetLast - podNetFirst + 1
 	offset := os.Getpid() % span
@@ -447,7 +446,7 @@ func shortDigest(d string) string {
 
 // removePods stops and removes every pod sandbox (and so every container) the runtime still has. It is
 // the orderly path: afterwards containerd has no shim left and stops cleanly.
-func (c *Containerd) removePods(t testing.TB) {
+func (c *Containerd) removePods(t TB) {
 	if c.Process.CheckAlive() != nil {
 		return // sweep will clean up after the crash
 	}
@@ -473,7 +472,7 @@ func (c *Containerd) removePods(t testing.TB) {
 // removePods can leave behind, in dependency order: runc containers (their processes are not children
 // of this test), shims (reparented to init when containerd started them), their sockets, mounts under
 // Dir (rootfs overlays, sandbox /dev/shm, network namespaces), the bridge, and finally Dir.
-func (c *Containerd) sweep(t testing.TB, bins containerdBinaries) {
+func (c *Containerd) sweep(t TB, bins containerdBinaries) {
 	if c.Process != nil {
 		c.Process.Stop(10 * time.Second) // normally done already by StartProcess's own cleanup
 	}

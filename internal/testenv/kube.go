@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -67,12 +66,12 @@ type Etcd struct {
 // StartEtcd starts etcd on free loopback client and peer ports with a data dir in the test's temporary
 // directory, waits until GET /health reports healthy, and stops it when the test ends. A missing etcd
 // binary stops the test through Missing.
-func StartEtcd(t testing.TB) *Etcd {
+func StartEtcd(t TB) *Etcd {
 	t.Helper()
 	return startEtcd(t, LookPath(t, "etcd"), t.TempDir())
 }
 
-func startEtcd(t testing.TB, bin, dir string) *Etcd {
+func startEtcd(t TB, bin, dir string) *Etcd {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatalf("testenv: etcd dir: %v", err)
@@ -152,7 +151,7 @@ type Kube struct {
 // `default` namespace exists). kube-controller-manager is started then and keeps starting in the
 // background; WaitDefaultServiceAccount waits for the ServiceAccount it creates, which pods need.
 // Everything is stopped when the test ends. A missing binary stops the test through Missing.
-func StartKube(t testing.TB) *Kube {
+func StartKube(t TB) *Kube {
 	t.Helper()
 	// Look every binary up before starting anything, so a missing one skips at once.
 	binDir := K8sBinDir()
@@ -252,7 +251,7 @@ func StartKube(t testing.TB) *Kube {
 }
 
 // startAPIServer starts kube-apiserver (one attempt) listening on 127.0.0.1:port.
-func startAPIServer(t testing.TB, bin, dir string, attempt, port int, etcdURL string, f kubePKIFiles) *Process {
+func startAPIServer(t TB, bin, dir string, attempt, port int, etcdURL string, f kubePKIFiles) *Process {
 	t.Helper()
 	return StartProcess(t, dir, "kube-apiserver"+attemptSuffix(attempt), bin,
 		"--bind-address=127.0.0.1",
@@ -304,7 +303,7 @@ func (k *Kube) RESTConfig() *rest.Config {
 }
 
 // Clientset returns a new clientset for the admin user, failing the test if it cannot be built.
-func (k *Kube) Clientset(t testing.TB) kubernetes.Interface {
+func (k *Kube) Clientset(t TB) kubernetes.Interface {
 	t.Helper()
 	cs, err := kubernetes.NewForConfig(k.RESTConfig())
 	if err != nil {
@@ -338,7 +337,7 @@ func (k *Kube) WaitDefaultServiceAccount(ctx context.Context, namespace string) 
 // Kubectl runs kubectl with args against the control plane and returns its standard output. It fails
 // the test, with kubectl's standard error, if kubectl fails; so, like t.Fatal, call it from the test's
 // goroutine, and use RunKubectl where a failure is expected or from other goroutines.
-func (k *Kube) Kubectl(t testing.TB, args ...string) string {
+func (k *Kube) Kubectl(t TB, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), DefaultKubectlTimeout)
 	defer cancel()
@@ -406,7 +405,7 @@ func writeKubeconfig(path, server string, caPEM []byte, user, token string) erro
 // running in parallel (or any process) may take it, and the component dies with "address already in
 // use". Rare, but real with several control planes in one package run, so such a start is retried on
 // fresh ports (up to portAttempts times) instead of failing the test.
-func startRetrying(t testing.TB, name string, start func(attempt int) (*Process, error)) {
+func startRetrying(t TB, name string, start func(attempt int) (*Process, error)) {
 	t.Helper()
 	for attempt := 0; ; attempt++ {
 		p, err := start(attempt)
@@ -455,7 +454,7 @@ func waitReady(ctx context.Context, p *Process, timeout time.Duration, check fun
 
 // freePorts returns n distinct free ports on 127.0.0.1. It holds every probe listener open until it has
 // all n: separate FreePort calls may return the same port twice.
-func freePorts(t testing.TB, n int) []int {
+func freePorts(t TB, n int) []int {
 	t.Helper()
 	ports := make([]int, 0, n)
 	for range n {
@@ -522,4 +521,20 @@ func failedChecks(body []byte) string {
 		return string(bytes.TrimSpace(body))
 	}
 	return strings.Join(failed, "; ")
+}
+
+// StartScheduler starts kube-scheduler against k (tests leave it out: they bind pods themselves; the
+// quickstart runs it so that a Deployment with a nodeSelector is scheduled onto the edge node).
+func (k *Kube) StartScheduler(t TB) *Process {
+	t.Helper()
+	bin := LookPath(t, "kube-scheduler", K8sBinDir())
+	return StartProcess(t, k.Dir, "kube-scheduler", bin,
+		"--kubeconfig="+k.KubeconfigPath,
+		"--authentication-kubeconfig="+k.KubeconfigPath,
+		"--authorization-kubeconfig="+k.KubeconfigPath,
+		"--leader-elect=false",
+		// As for the controller-manager: no fixed port (10259) to fight over.
+		"--bind-address=127.0.0.1",
+		"--secure-port=0",
+	)
 }

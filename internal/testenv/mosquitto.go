@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"testing"
 	"time"
 )
 
@@ -21,7 +20,7 @@ type Mosquitto struct {
 // StartMosquitto starts mosquitto on a free port of 127.0.0.1 with anonymous access (tests only) and no
 // persistence, and stops it when the test ends. apt installs mosquitto without starting it (there is no
 // systemd here), so the harness always runs its own.
-func StartMosquitto(t testing.TB) *Mosquitto {
+func StartMosquitto(t TB) *Mosquitto {
 	t.Helper()
 	bin := LookPath(t, "mosquitto", "/usr/sbin")
 	dir := t.TempDir()

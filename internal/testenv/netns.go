@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 
 	"golang.org/x/sys/unix"
 )
@@ -52,7 +51,7 @@ const (
 // needs root, ip (iproute2) and iptables, and stops the test through Missing without them. Parallel
 // instances, in this process or another, never share X: creating the veth pair of a given name is
 // atomic, so the host link "ehns<X>h" is the claim (as StartContainerd's bridge is).
-func NewNetns(t testing.TB) *Netns {
+func NewNetns(t TB) *Netns {
 	t.Helper()
 	RequireRoot(t, "network namespaces")
 	n := &Netns{ip: LookPath(t, "ip"), iptables: LookPath(t, "iptables")}
@@ -88,7 +87,7 @@ func NewNetns(t testing.TB) *Netns {
 }
 
 // claim picks X and creates the veth pair and the namespace for it.
-func (n *Netns) claim(t testing.TB) {
+func (n *Netns) claim(t TB) {
 	t.Helper()
 	span := netnsLast - netnsFirst + 1
 	offset := os.Getpid() % span
@@ -124,7 +123,7 @@ func (n *Netns) claim(t testing.TB) {
 
 // remove deletes the veth pair, then the namespace (with its rules). The veth goes first: sockets still
 // open in the namespace (TIME_WAIT ones too) keep it alive after `ip netns del`, with its end of the link.
-func (n *Netns) remove(t testing.TB) {
+func (n *Netns) remove(t TB) {
 	if _, err := net.InterfaceByName(n.HostIf); err == nil {
 		if out, err := exec.Command(n.ip, "link", "del", n.HostIf).CombinedOutput(); err != nil {
 			t.Errorf("netns cleanup: delete veth %s: %v: %s", n.HostIf, err, out)
@@ -196,7 +195,7 @@ func (n *Netns) DialContext(ctx context.Context, network, addr string) (net.Conn
 
 // SetLoss drops each packet crossing the link, in either direction, with probability p (iptables
 // statistic, mode random), replacing the previous loss; p = 0 stops the loss.
-func (n *Netns) SetLoss(t testing.TB, p float64) {
+func (n *Netns) SetLoss(t TB, p float64) {
 	t.Helper()
 	if p < 0 || p > 1 {
 		t.Fatalf("netns: loss probability %v not in [0, 1]", p)
@@ -222,7 +221,7 @@ func (n *Netns) SetLoss(t testing.TB, p float64) {
 
 // Blackhole drops every packet crossing the link, in both directions, until Restore: the connections
 // across it hang (nothing is refused or reset). Blackholed packets are not counted by Loss.
-func (n *Netns) Blackhole(t testing.TB) {
+func (n *Netns) Blackhole(t TB) {
 	t.Helper()
 	if err := n.ipt("-F", chainBlackhole); err != nil {
 		t.Fatalf("netns: %v", err)
@@ -233,7 +232,7 @@ func (n *Netns) Blackhole(t testing.TB) {
 }
 
 // Restore ends a Blackhole.
-func (n *Netns) Restore(t testing.TB) {
+func (n *Netns) Restore(t TB) {
 	t.Helper()
 	if err := n.ipt("-F", chainBlackhole); err != nil {
 		t.Fatalf("netns: %v", err)
@@ -242,7 +241,7 @@ func (n *Netns) Restore(t testing.TB) {
 
 // Loss returns how many packets crossed into the loss stage since NewNetns (both directions, blackholed
 // ones excluded) and how many of them the loss rules dropped.
-func (n *Netns) Loss(t testing.TB) (packets, dropped uint64) {
+func (n *Netns) Loss(t TB) (packets, dropped uint64) {
 	t.Helper()
 	n.mu.Lock()
 	defer n.mu.Unlock()

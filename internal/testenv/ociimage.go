@@ -18,7 +18,6 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"testing"
 	"time"
 )
 
@@ -334,7 +333,7 @@ func refName(ref string) string {
 // image's default command is `sleep 2147483647`, so it also serves as the CRI pause image; it is set as
 // Cmd, not Entrypoint, so that a container giving only Args still runs what it asks for. Building twice
 // gives the same digests. It does not need root. A missing /bin/busybox stops the test through Missing.
-func BuildBusyboxImage(t testing.TB, dir string, names ...string) OCIImage {
+func BuildBusyboxImage(t TB, dir string, names ...string) OCIImage {
 	t.Helper()
 	if len(names) == 0 {
 		names = []string{BusyboxImage, PauseImage}

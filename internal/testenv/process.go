@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -25,7 +24,7 @@ type Process struct {
 }
 
 // StartProcess starts bin with args, logging to <dir>/<name>.log, and stops it when the test ends.
-func StartProcess(t testing.TB, dir, name, bin string, args ...string) *Process {
+func StartProcess(t TB, dir, name, bin string, args ...string) *Process {
 	t.Helper()
 	logPath := filepath.Join(dir, name+".log")
 	logf, err := os.Create(logPath)

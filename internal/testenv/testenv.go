@@ -8,12 +8,26 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"testing"
 	"time"
 )
 
 // K8sVersion is the Kubernetes version whose binaries the harness uses; hack/k8s-binaries.sh builds it.
 const K8sVersion = "v1.36.3"
+
+// TB is the part of testing.TB the harness uses. *testing.T and *testing.B satisfy it, and so does a
+// Session, which lets a main program (the quickstart) start the same components.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Context() context.Context
+	Errorf(format string, args ...any)
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Failed() bool
+	Logf(format string, args ...any)
+	Skip(args ...any)
+	TempDir() string
+}
 
 // InCI reports whether the tests run under CI (CI=true), where a missing component is a failure.
 func InCI() bool {
@@ -22,7 +36,7 @@ func InCI() bool {
 }
 
 // Missing stops the test because a component is missing: a skip locally, a failure under CI.
-func Missing(t testing.TB, format string, args ...any) {
+func Missing(t TB, format string, args ...any) {
 	t.Helper()
 	msg := "missing component: " + fmt.Sprintf(format, args...) + " (install with: make test-deps)"
 	if InCI() {
@@ -32,7 +46,7 @@ func Missing(t testing.TB, format string, args ...any) {
 }
 
 // LookPath finds an executable by name on PATH or in one of dirs, or stops the test through Missing.
-func LookPath(t testing.TB, name string, dirs ...string) string {
+func LookPath(t TB, name string, dirs ...string) string {
 	t.Helper()
 	for _, d := range dirs {
 		p := filepath.Join(d, name)
@@ -49,7 +63,7 @@ func LookPath(t testing.TB, name string, dirs ...string) string {
 
 // RequireRoot stops the test through Missing unless it runs as root (containerd and network namespaces
 // need it).
-func RequireRoot(t testing.TB, what string) {
+func RequireRoot(t TB, what string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		Missing(t, "%s requires root", what)
@@ -74,7 +88,7 @@ func K8sBinDir() string {
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort(t testing.TB) int {
+func FreePort(t TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
