@@ -107,7 +107,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func quickstart(ctx context.Context, s *testenv.Session, o options, stdout io.Writer, step func(string, ...any)) error {
 	testenv.RequireRoot(s, "the quickstart (containerd)")
 	step("starting etcd, kube-apiserver, kube-controller-manager")
-	k := testenv.StartKube(s)
+	k := testenv.StartKubeWith(s, testenv.KubeOptions{NodeLifecycle: true})
 	step("starting kube-scheduler")
 	k.StartScheduler(s)
 	if err := k.WaitDefaultServiceAccount(ctx, "default"); err != nil {

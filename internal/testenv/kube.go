@@ -153,6 +153,25 @@ type Kube struct {
 // Everything is stopped when the test ends. A missing binary stops the test through Missing.
 func StartKube(t TB) *Kube {
 	t.Helper()
+	return StartKubeWith(t, KubeOptions{})
+}
+
+// KubeOptions changes what StartKubeWith starts.
+type KubeOptions struct {
+	// NodeLifecycle runs kube-controller-manager's node lifecycle controller, which removes the
+	// node.kubernetes.io/not-ready taint from a Node once it reports Ready (so that kube-scheduler places
+	// pods on it) and marks Nodes whose heartbeats stop NotReady. Tests leave it off; the quickstart,
+	// which schedules a Deployment, turns it on.
+	NodeLifecycle bool
+}
+
+// StartKubeWith is StartKube with options.
+func StartKubeWith(t TB, opts KubeOptions) *Kube {
+	t.Helper()
+	controllers := kubeControllers
+	if opts.NodeLifecycle {
+		controllers = "*,-nodeipam"
+	}
 	// Look every binary up before starting anything, so a missing one skips at once.
 	binDir := K8sBinDir()
 	etcdBin := LookPath(t, "etcd")
@@ -214,7 +233,7 @@ func StartKube(t TB) *Kube {
 	// and, on a busy machine, can kill it.
 	k.ControllerManager = StartProcess(t, dir, "kube-controller-manager", kcmBin,
 		"--kubeconfig="+kcmKubeconfig,
-		"--controllers="+kubeControllers,
+		"--controllers="+controllers,
 		// Without this a restarted controller-manager could wait out the previous one's lease (15 s);
 		// and there is nothing to elect among: each control plane has one controller-manager.
 		"--leader-elect=false",
