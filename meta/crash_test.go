@@ -64,7 +64,7 @@ func crashChild() bool {
 // checks that every write the child saw committed is there and the file is intact.
 func TestCrashSafety(t *testing.T) {
 	if testing.Short() {
-		t.Skip("re-executes the test binary")
+		t.Skip("-short: re-executes the test binary")
 	}
 	path := filepath.Join(t.TempDir(), "crash.db")
 	for round := range 3 {

@@ -444,7 +444,7 @@ func TestContainerdCleanupAfterCrash(t *testing.T) {
 	})
 	if c == nil { // StartContainerd stopped the subtest: skipped (missing component) or failed
 		if !t.Failed() {
-			t.Skip("containerd did not start")
+			t.Skip("requires containerd: it did not start (missing component, reported above)")
 		}
 		return
 	}
