@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 export EDGEHIVE_CACHE ?= $(HOME)/.cache/edgehive
 
-.PHONY: test test-deps check unit bench quickstart
+.PHONY: test test-deps check unit bench bench-table quickstart
 
 ## quickstart: a cloud and an edge on this machine with a pod and a device working, until Ctrl-C
 ##             (QUICKSTART_ARGS=--check exits once the pod runs and the device reports; as CI does)
@@ -24,6 +24,12 @@ test-deps:
 unit:
 	go test -short ./...
 
-## bench: the Go benchmarks recorded in BENCHMARKS.md
-bench:
-	go test -run '^$$' -bench . -benchmem ./...
+## bench: the Go benchmarks of every package (micro ones 3 × 200ms, the harness ones once at a small
+##        size), raw output in .cache/bench.txt, then one table of figure / budget / anchor / verdict
+##        (BENCH_TIME, BENCH_COUNT, BENCH_SAMPLES, EDGEHIVE_BENCH_NODES, EDGEHIVE_EDGEMARK_NODES: see the script)
+bench: test-deps
+	hack/benchtable/bench.sh
+
+## bench-table: the table again from the last run's .cache/bench.txt (or BENCH_OUT)
+bench-table:
+	go run ./hack/benchtable -small $${BENCH_OUT:-.cache/bench.txt}

@@ -43,7 +43,8 @@
 //   - SQLite errors are classified by code (internal/sqlitedb): errors.Is(err, sqlitedb.ErrFull) etc.
 //
 // MemStore is the same Store in memory (no durability), for tests and programs that need no file.
-// RunStoreConformance is the behaviour every Store must have, as one test suite run against both.
+// metatest.RunStoreConformance (package meta/metatest) is the behaviour every Store must have, as one
+// test suite run against both; the meta package itself does not import testing.
 //
 // # The module
 //

@@ -14,8 +14,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/edgehive/edgehive/hub"
-
 	"github.com/edgehive/edgehive/meta"
+	"github.com/edgehive/edgehive/meta/metatest"
 )
 
 func TestMain(m *testing.M) {
@@ -39,7 +39,7 @@ func openStore(t testing.TB, cfg meta.Config) *meta.SQLiteStore {
 }
 
 func TestSQLiteStoreConformance(t *testing.T) {
-	meta.RunStoreConformance(t, func(t *testing.T) meta.Store { return openStore(t, meta.Config{}) })
+	metatest.RunStoreConformance(t, func(t *testing.T) meta.Store { return openStore(t, meta.Config{}) })
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -238,5 +238,5 @@ func TestWriteContext(t *testing.T) {
 }
 
 func TestMemStoreConformance(t *testing.T) {
-	meta.RunStoreConformance(t, func(t *testing.T) meta.Store { return meta.NewMemStore() })
+	metatest.RunStoreConformance(t, func(t *testing.T) meta.Store { return meta.NewMemStore() })
 }

@@ -148,10 +148,24 @@ func LoadCA(dir string) (*CA, error) {
 	return ParseCA(certPEM, keyPEM)
 }
 
+// caSettle bounds how long LoadOrCreateCA waits for another creator to finish a CA directory (the two
+// files are linked into place one after the other; only a crash between the links can leave one).
+const (
+	caSettle     = 5 * time.Second
+	caSettlePoll = 5 * time.Millisecond
+	caTmpPrefix  = ".tmp-ca."
+)
+
 // LoadOrCreateCA loads the CA in dir if dir holds one, and otherwise creates one with cfg and writes it
-// there (the directory with mode 0700, the key 0600, the certificate 0644; each file written to a
-// temporary name and linked into place, so a crash leaves no half-written file). A directory with only
-// one of the two files is an error (ErrCAIncomplete): the operator must look at it.
+// there (the directory with mode 0700, the key 0600, the certificate 0644).
+//
+// Creators may race, in goroutines or in processes: all of them return the same CA, the one on disk.
+// Each writes its key and certificate to synced temporary files in dir, then links the key into place
+// (link(2) fails if the name exists: whoever links ca.key first has won), then the certificate. A
+// creator that lost, or that finds the directory half made while another creator's temporary files are
+// still there, waits (at most 5 s) for the winner to finish and loads the winner's CA. A directory with
+// only one of the two files and no creator at work is an error (ErrCAIncomplete): the operator must look
+// at it. A crash leaves no half-written file.
 func LoadOrCreateCA(dir string, cfg CAConfig) (*CA, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -165,11 +179,11 @@ func LoadOrCreateCA(dir string, cfg CAConfig) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case certOK && keyOK:
+	if certOK || keyOK {
+		if err := awaitCA(dir); err != nil {
+			return nil, err
+		}
 		return LoadCA(dir)
-	case certOK || keyOK:
-		return nil, fmt.Errorf("%w: %s", ErrCAIncomplete, dir)
 	}
 	ca, err := NewCA(cfg)
 	if err != nil {
@@ -182,13 +196,85 @@ func LoadOrCreateCA(dir string, cfg CAConfig) (*CA, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("certs: create CA directory: %w", err)
 	}
-	if err := writeNew(keyPath, keyPEM, 0o600); err != nil {
+	won, err := publishCA(dir, keyPEM, ca.certPEM)
+	if err != nil {
 		return nil, err
 	}
-	if err := writeNew(certPath, ca.certPEM, 0o644); err != nil {
-		return nil, err
+	if !won {
+		if err := awaitCA(dir); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrCARace, err)
+		}
 	}
-	return ca, nil
+	// Whoever won, the CA is the one on disk.
+	return LoadCA(dir)
+}
+
+// publishCA writes the key and certificate to temporary files in dir, then links the key to ca.key:
+// if that name exists another creator has won, and publishCA returns false. Otherwise it links the
+// certificate to ca.crt (the key is removed again if that fails) and returns true. The temporary files
+// stay until both links are done, so that awaitCA can tell a creator at work from a crash.
+func publishCA(dir string, keyPEM, certPEM []byte) (won bool, err error) {
+	certPath, keyPath := filepath.Join(dir, CACertFile), filepath.Join(dir, CAKeyFile)
+	tmpKey, err := writeTemp(dir, caTmpPrefix+"key-*", keyPEM, 0o600)
+	if err != nil {
+		return false, err
+	}
+	defer os.Remove(tmpKey)
+	tmpCert, err := writeTemp(dir, caTmpPrefix+"crt-*", certPEM, 0o644)
+	if err != nil {
+		return false, err
+	}
+	defer os.Remove(tmpCert)
+	if err := os.Link(tmpKey, keyPath); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return false, nil
+		}
+		return false, fmt.Errorf("certs: write %s: %w", keyPath, err)
+	}
+	if err := os.Link(tmpCert, certPath); err != nil {
+		os.Remove(keyPath) // ours: we linked it
+		return false, fmt.Errorf("certs: write %s: %w", certPath, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return false, fmt.Errorf("certs: sync CA directory: %w", err)
+	}
+	return true, nil
+}
+
+// awaitCA returns when dir holds both files, or ErrCAIncomplete when it holds one and no creator's
+// temporary files are there (or the wait exceeds caSettle).
+func awaitCA(dir string) error {
+	certPath, keyPath := filepath.Join(dir, CACertFile), filepath.Join(dir, CAKeyFile)
+	complete := func() (bool, error) {
+		c, err := exists(certPath)
+		if err != nil {
+			return false, err
+		}
+		k, err := exists(keyPath)
+		return c && k, err
+	}
+	deadline := time.Now().Add(caSettle)
+	for {
+		ok, err := complete()
+		if ok || err != nil {
+			return err
+		}
+		busy, err := filepath.Glob(filepath.Join(dir, caTmpPrefix+"*"))
+		if err != nil {
+			return fmt.Errorf("certs: %w", err)
+		}
+		if len(busy) == 0 {
+			// A creator links both files before it removes its temporary files: look once more.
+			if ok, err := complete(); ok || err != nil {
+				return err
+			}
+			return fmt.Errorf("%w: %s", ErrCAIncomplete, dir)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: %s (a creator's temporary files are there, but it did not finish in %v)", ErrCAIncomplete, dir, caSettle)
+		}
+		time.Sleep(caSettlePoll)
+	}
 }
 
 func exists(path string) (bool, error) {
@@ -202,30 +288,32 @@ func exists(path string) (bool, error) {
 	return false, fmt.Errorf("certs: %w", err)
 }
 
-// writeNew writes b to path with mode perm, through a synced temporary file linked into place; it fails
-// if path exists.
-func writeNew(path string, b []byte, perm os.FileMode) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+// writeTemp writes b to a new synced file in dir with mode perm, named by pattern (os.CreateTemp), and
+// returns its path.
+func writeTemp(dir, pattern string, b []byte, perm os.FileMode) (name string, err error) {
+	tmp, err := os.CreateTemp(dir, pattern)
 	if err != nil {
-		return fmt.Errorf("certs: write %s: %w", path, err)
+		return "", fmt.Errorf("certs: write CA: %w", err)
 	}
 	defer func() {
-		tmp.Close()
-		os.Remove(tmp.Name())
+		if cerr := tmp.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
 		if err != nil {
-			err = fmt.Errorf("certs: write %s: %w", path, err)
+			os.Remove(tmp.Name())
+			err = fmt.Errorf("certs: write CA: %w", err)
 		}
 	}()
 	if err := tmp.Chmod(perm); err != nil {
-		return err
+		return "", err
 	}
 	if _, err := tmp.Write(b); err != nil {
-		return err
+		return "", err
 	}
 	if err := tmp.Sync(); err != nil {
-		return err
+		return "", err
 	}
-	return os.Link(tmp.Name(), path)
+	return tmp.Name(), nil
 }
 
 // Certificate returns the CA certificate. Do not modify it.

@@ -48,6 +48,11 @@
 //     sentinel errors (JoinError).
 //   - Everything is TLS 1.3. Private keys are written with mode 0600 and a CA key readable by others is
 //     refused at load.
+//   - LoadOrCreateCA is safe when several goroutines or processes create the same CA directory at once:
+//     the first to link ca.key into place wins, and every creator returns the CA that is on disk.
+//   - Token stores: MemTokenStore in memory; FileTokenStore in one JSON file shared by processes (an
+//     flock between them, atomic replacement, mode 0600); a token file that does not decode is an error
+//     (ErrTokenFileCorrupt) and is never overwritten.
 //
 // Errors are sentinels named ErrX, wrapped with detail; compare with errors.Is. Nothing here holds
 // package state: an Authority, a token store and a denylist are values.

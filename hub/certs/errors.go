@@ -31,6 +31,10 @@ var (
 	ErrJoinRefused = errors.New("certs: join refused")
 	// ErrBadRequest: a join request that is not the JSON object {"token": …, "csr": …}.
 	ErrBadRequest = errors.New("certs: malformed join request")
+	// ErrTokenFileCorrupt: a FileTokenStore's file that does not decode; it is left untouched.
+	ErrTokenFileCorrupt = errors.New("certs: token file is corrupt")
+	// ErrCARace: LoadOrCreateCA lost a race to another creator and could not load the winner's CA.
+	ErrCARace = errors.New("certs: CA directory changed while it was being created")
 	// ErrTooLarge: a request or response body over its size limit.
 	ErrTooLarge = errors.New("certs: body too large")
 )

@@ -149,7 +149,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // openAuthority loads (or creates) the CA of the data dir and returns the Authority over it with the
 // data dir's token store.
-func openAuthority(cfg config) (*certs.Authority, error) {
+func openAuthority(ctx context.Context, cfg config) (*certs.Authority, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -157,9 +157,13 @@ func openAuthority(cfg config) (*certs.Authority, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data dir %s: CA: %w", cfg.DataDir, err)
 	}
+	tokens, err := certs.OpenFileTokenStore(ctx, filepath.Join(cfg.DataDir, "tokens.json"))
+	if err != nil {
+		return nil, fmt.Errorf("data dir %s: join tokens: %w", cfg.DataDir, err)
+	}
 	auth, err := certs.NewAuthority(certs.AuthorityConfig{
 		CA:       ca,
-		Tokens:   newFileTokenStore(filepath.Join(cfg.DataDir, "tokens.json")),
+		Tokens:   tokens,
 		TokenTTL: cfg.TokenTTL,
 	})
 	if err != nil {
@@ -170,7 +174,7 @@ func openAuthority(cfg config) (*certs.Authority, error) {
 
 // printToken issues a join token recorded in the data dir and prints it.
 func printToken(ctx context.Context, cfg config, stdout io.Writer) error {
-	auth, err := openAuthority(cfg)
+	auth, err := openAuthority(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -224,7 +228,7 @@ func runCloud(ctx context.Context, cfg config, log *slog.Logger) error {
 		return fmt.Errorf("hub --listen: %w", err)
 	}
 	probe.Close()
-	auth, err := openAuthority(cfg)
+	auth, err := openAuthority(ctx, cfg)
 	if err != nil {
 		return err
 	}

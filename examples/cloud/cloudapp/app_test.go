@@ -90,7 +90,7 @@ func TestToken(t *testing.T) {
 	if strings.Contains(string(b), tok.Secret) {
 		t.Error("tokens.json holds the secret in clear")
 	}
-	auth, err := openAuthority(config{DataDir: dir, TokenTTL: time.Hour})
+	auth, err := openAuthority(t.Context(), config{DataDir: dir, TokenTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,40 +105,19 @@ func TestToken(t *testing.T) {
 	}
 }
 
-func TestFileTokenStore(t *testing.T) {
-	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "tokens.json")
-	a, b := newFileTokenStore(path), newFileTokenStore(path) // two processes, in effect
-	t1, _ := certs.NewToken(strings.Repeat("a", certs.CAHashLen))
-	t2, _ := certs.NewToken(strings.Repeat("a", certs.CAHashLen))
-	exp := time.Now().Add(time.Hour).Round(time.Second)
-	for _, tok := range []certs.Token{t1, t2} {
-		if err := a.Put(ctx, certs.StoredToken{SecretHash: tok.SecretHash(), Expires: exp}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, ok, err := b.Lookup(ctx, t2.SecretHash())
-	if err != nil || !ok || got.SecretHash != t2.SecretHash() || !got.Expires.Equal(exp) {
-		t.Fatalf("Lookup = %+v, %v, %v", got, ok, err)
-	}
-	if err := b.Delete(ctx, t1.SecretHash()); err != nil {
+// TestCorruptTokenFile: a tokens.json that does not decode stops the cloud with a clear error and is
+// left as it was.
+func TestCorruptTokenFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tokens.json")
+	if err := os.WriteFile(path, []byte("[{\"secretHash\": \"oops"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, _ := a.Lookup(ctx, t1.SecretHash()); ok {
-		t.Error("deleted token still found")
+	err := Run(t.Context(), []string{"token", "--data-dir", dir}, io.Discard, io.Discard)
+	if !errors.Is(err, certs.ErrTokenFileCorrupt) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("token with a corrupt tokens.json: %v, want ErrTokenFileCorrupt naming the file", err)
 	}
-	if _, ok, _ := a.Lookup(ctx, t2.SecretHash()); !ok {
-		t.Error("other token lost")
-	}
-	// Expired tokens are pruned by the next Put.
-	if err := a.Put(ctx, certs.StoredToken{SecretHash: t1.SecretHash(), Expires: time.Now().Add(-time.Minute)}); err != nil {
-		t.Fatal(err)
-	}
-	t3, _ := certs.NewToken(strings.Repeat("a", certs.CAHashLen))
-	if err := a.Put(ctx, certs.StoredToken{SecretHash: t3.SecretHash(), Expires: exp}); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok, _ := a.Lookup(ctx, t1.SecretHash()); ok {
-		t.Error("expired token not pruned")
+	if b, _ := os.ReadFile(path); string(b) != "[{\"secretHash\": \"oops" {
+		t.Fatalf("tokens.json changed to %q", b)
 	}
 }

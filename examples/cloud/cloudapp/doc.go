@@ -3,7 +3,7 @@
 // stderr) is the process, with its command line, until ctx ends.
 //
 // The cloud is an explicit list of parts: the CA and join tokens of the data dir (certs.Authority over
-// a file token store, so that `cloud token` in another process issues tokens the running cloud
+// a certs.FileTokenStore in tokens.json, so that `cloud token` in another process issues tokens the running cloud
 // accepts), the device CRDs (crds.Ensure), and a beehive.Hive of the cloud hub (hub/cloudhub) and the
 // edge controller (controller, module "edgecontroller") wired together — the controller is the hub's
 // DesiredState and Bindings, upstream frames go to the controller, downstream changes to the hub —

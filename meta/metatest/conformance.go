@@ -1,4 +1,4 @@
-package meta
+package metatest
 
 import (
 	"context"
@@ -12,14 +12,15 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/edgehive/edgehive/hub"
+	"github.com/edgehive/edgehive/meta"
 )
 
-// RunStoreConformance runs the behaviour every Store must have against stores made by open, one fresh
+// RunStoreConformance runs the behaviour every meta.Store must have against stores made by open, one fresh
 // (empty) store per subtest, configured with the defaults. The suite closes each store itself.
-func RunStoreConformance(t *testing.T, open func(t *testing.T) Store) {
+func RunStoreConformance(t *testing.T, open func(t *testing.T) meta.Store) {
 	for _, tc := range []struct {
 		name string
-		fn   func(*testing.T, Store)
+		fn   func(*testing.T, meta.Store)
 	}{
 		{"PutGet", confPutGet},
 		{"Versions", confVersions},
@@ -68,7 +69,7 @@ func confObj(name string, lbl map[string]string, rv string) []byte {
 	return []byte(b.String())
 }
 
-func mustPut(t *testing.T, s Store, key, rv string, value []byte) int64 {
+func mustPut(t *testing.T, s meta.Store, key, rv string, value []byte) int64 {
 	t.Helper()
 	rev, err := s.Put(context.Background(), confKey(t, key), rv, value)
 	if err != nil {
@@ -77,10 +78,10 @@ func mustPut(t *testing.T, s Store, key, rv string, value []byte) int64 {
 	return rev
 }
 
-func confPutGet(t *testing.T, s Store) {
+func confPutGet(t *testing.T, s meta.Store) {
 	ctx := context.Background()
-	if _, err := s.Get(ctx, confKey(t, "default/pod/a")); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Get of a missing key: %v, want ErrNotFound", err)
+	if _, err := s.Get(ctx, confKey(t, "default/pod/a")); !errors.Is(err, meta.ErrNotFound) {
+		t.Fatalf("Get of a missing key: %v, want meta.ErrNotFound", err)
 	}
 	r1 := mustPut(t, s, "default/pod/a", "5", confObj("a", nil, "5"))
 	r2 := mustPut(t, s, "/node/edge-1", "7", confObj("edge-1", nil, "7"))
@@ -96,7 +97,7 @@ func confPutGet(t *testing.T, s Store) {
 	}
 }
 
-func confVersions(t *testing.T, s Store) {
+func confVersions(t *testing.T, s meta.Store) {
 	ctx := context.Background()
 	k := confKey(t, "default/configmap/c")
 	r9 := mustPut(t, s, k.String(), "9", confObj("c", nil, "9"))
@@ -104,8 +105,8 @@ func confVersions(t *testing.T, s Store) {
 	if r10 <= r9 {
 		t.Fatalf("revision %d after %d", r10, r9)
 	}
-	if _, err := s.Put(ctx, k, "9", confObj("c", nil, "9")); !errors.Is(err, ErrStale) {
-		t.Fatalf("Put of an older version: %v, want ErrStale", err)
+	if _, err := s.Put(ctx, k, "9", confObj("c", nil, "9")); !errors.Is(err, meta.ErrStale) {
+		t.Fatalf("Put of an older version: %v, want meta.ErrStale", err)
 	}
 	if rev, err := s.Put(ctx, k, "10", confObj("c", nil, "10")); err != nil || rev != r10 {
 		t.Fatalf("Put of the same version = %d, %v; want no-op at %d", rev, err, r10)
@@ -121,21 +122,21 @@ func confVersions(t *testing.T, s Store) {
 	}
 }
 
-func confDelete(t *testing.T, s Store) {
+func confDelete(t *testing.T, s meta.Store) {
 	ctx := context.Background()
 	k := confKey(t, "default/secret/s")
-	if _, err := s.Delete(ctx, k, ""); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Delete(ctx, k, ""); !errors.Is(err, meta.ErrNotFound) {
 		t.Fatalf("Delete of a missing key: %v", err)
 	}
 	r := mustPut(t, s, k.String(), "20", confObj("s", nil, "20"))
-	if _, err := s.Delete(ctx, k, "19"); !errors.Is(err, ErrStale) {
-		t.Fatalf("Delete of an older version: %v, want ErrStale", err)
+	if _, err := s.Delete(ctx, k, "19"); !errors.Is(err, meta.ErrStale) {
+		t.Fatalf("Delete of an older version: %v, want meta.ErrStale", err)
 	}
 	rd, err := s.Delete(ctx, k, "20")
 	if err != nil || rd <= r {
 		t.Fatalf("Delete = %d, %v", rd, err)
 	}
-	if _, err := s.Get(ctx, k); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Get(ctx, k); !errors.Is(err, meta.ErrNotFound) {
 		t.Fatalf("Get after Delete: %v", err)
 	}
 	mustPut(t, s, k.String(), "21", confObj("s", nil, "21"))
@@ -144,15 +145,15 @@ func confDelete(t *testing.T, s Store) {
 	}
 }
 
-func confBadInput(t *testing.T, s Store) {
+func confBadInput(t *testing.T, s meta.Store) {
 	ctx := context.Background()
 	mustPut(t, s, "default/pod/keep", "1", confObj("keep", nil, "1"))
-	before, err := s.List(ctx, ListOptions{})
+	before, err := s.List(ctx, meta.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	good := confKey(t, "default/pod/x")
-	huge := make([]byte, DefaultMaxValueBytes+1)
+	huge := make([]byte, meta.DefaultMaxValueBytes+1)
 	copy(huge, `{"a":"`)
 	for i := 6; i < len(huge)-2; i++ {
 		huge[i] = 'x'
@@ -164,26 +165,26 @@ func confBadInput(t *testing.T, s Store) {
 		value []byte
 		want  error
 	}{
-		{"zero key", hub.Key{}, confObj("x", nil, "1"), ErrBadKey},
-		{"bad name", hub.Key{Namespace: "default", Kind: hub.KindPod, Name: "Bad_Name"}, confObj("x", nil, "1"), ErrBadKey},
-		{"namespaced kind without namespace", hub.Key{Kind: hub.KindPod, Name: "x"}, confObj("x", nil, "1"), ErrBadKey},
-		{"unknown kind", hub.Key{Namespace: "default", Kind: "gizmo", Name: "x"}, confObj("x", nil, "1"), ErrBadKey},
-		{"broken JSON", good, []byte(`{"metadata":`), ErrBadValue},
-		{"not an object", good, []byte(`[1,2]`), ErrBadValue},
-		{"empty", good, nil, ErrBadValue},
-		{"too large", good, huge, ErrTooLarge},
+		{"zero key", hub.Key{}, confObj("x", nil, "1"), meta.ErrBadKey},
+		{"bad name", hub.Key{Namespace: "default", Kind: hub.KindPod, Name: "Bad_Name"}, confObj("x", nil, "1"), meta.ErrBadKey},
+		{"namespaced kind without namespace", hub.Key{Kind: hub.KindPod, Name: "x"}, confObj("x", nil, "1"), meta.ErrBadKey},
+		{"unknown kind", hub.Key{Namespace: "default", Kind: "gizmo", Name: "x"}, confObj("x", nil, "1"), meta.ErrBadKey},
+		{"broken JSON", good, []byte(`{"metadata":`), meta.ErrBadValue},
+		{"not an object", good, []byte(`[1,2]`), meta.ErrBadValue},
+		{"empty", good, nil, meta.ErrBadValue},
+		{"too large", good, huge, meta.ErrTooLarge},
 	} {
 		if _, err := s.Put(ctx, tc.key, "1", tc.value); !errors.Is(err, tc.want) {
 			t.Errorf("%s: Put = %v, want %v", tc.name, err, tc.want)
 		}
 	}
-	if _, err := s.Delete(ctx, hub.Key{Namespace: "x", Kind: "pod"}, ""); !errors.Is(err, ErrBadKey) {
+	if _, err := s.Delete(ctx, hub.Key{Namespace: "x", Kind: "pod"}, ""); !errors.Is(err, meta.ErrBadKey) {
 		t.Errorf("Delete of a bad key: %v", err)
 	}
-	if _, err := s.Get(ctx, hub.Key{Namespace: "-", Kind: "pod", Name: "x"}); !errors.Is(err, ErrBadKey) {
+	if _, err := s.Get(ctx, hub.Key{Namespace: "-", Kind: "pod", Name: "x"}); !errors.Is(err, meta.ErrBadKey) {
 		t.Errorf("Get of a bad key: %v", err)
 	}
-	after, err := s.List(ctx, ListOptions{})
+	after, err := s.List(ctx, meta.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,13 +193,13 @@ func confBadInput(t *testing.T, s Store) {
 	}
 }
 
-func confList(t *testing.T, s Store) {
+func confList(t *testing.T, s meta.Store) {
 	ctx := context.Background()
 	mustPut(t, s, "default/pod/web-1", "1", confObj("web-1", map[string]string{"app": "web"}, "1"))
 	mustPut(t, s, "default/pod/db-1", "2", confObj("db-1", map[string]string{"app": "db"}, "2"))
 	mustPut(t, s, "kube-system/pod/web-2", "3", confObj("web-2", map[string]string{"app": "web"}, "3"))
 	last := mustPut(t, s, "default/configmap/web", "4", confObj("web", map[string]string{"app": "web"}, "4"))
-	names := func(opts ListOptions) string {
+	names := func(opts meta.ListOptions) string {
 		t.Helper()
 		res, err := s.List(ctx, opts)
 		if err != nil {
@@ -219,15 +220,15 @@ func confList(t *testing.T, s Store) {
 	}
 	notDB, _ := labels.Parse("app!=db")
 	for _, tc := range []struct {
-		opts ListOptions
+		opts meta.ListOptions
 		want string
 	}{
-		{ListOptions{Kind: hub.KindPod}, "default/pod/db-1 default/pod/web-1 kube-system/pod/web-2"},
-		{ListOptions{Kind: hub.KindPod, Namespace: "default"}, "default/pod/db-1 default/pod/web-1"},
-		{ListOptions{Namespace: "default"}, "default/pod/db-1 default/configmap/web default/pod/web-1"},
-		{ListOptions{Kind: hub.KindPod, Selector: sel}, "default/pod/web-1 kube-system/pod/web-2"},
-		{ListOptions{Kind: hub.KindPod, Namespace: "default", Selector: notDB}, "default/pod/web-1"},
-		{ListOptions{Kind: hub.KindSecret}, ""},
+		{meta.ListOptions{Kind: hub.KindPod}, "default/pod/db-1 default/pod/web-1 kube-system/pod/web-2"},
+		{meta.ListOptions{Kind: hub.KindPod, Namespace: "default"}, "default/pod/db-1 default/pod/web-1"},
+		{meta.ListOptions{Namespace: "default"}, "default/pod/db-1 default/configmap/web default/pod/web-1"},
+		{meta.ListOptions{Kind: hub.KindPod, Selector: sel}, "default/pod/web-1 kube-system/pod/web-2"},
+		{meta.ListOptions{Kind: hub.KindPod, Namespace: "default", Selector: notDB}, "default/pod/web-1"},
+		{meta.ListOptions{Kind: hub.KindSecret}, ""},
 	} {
 		if got := names(tc.opts); got != tc.want {
 			t.Errorf("List(%+v) = %q, want %q", tc.opts, got, tc.want)
@@ -235,7 +236,7 @@ func confList(t *testing.T, s Store) {
 	}
 }
 
-func nextEvent(t *testing.T, w *Watcher) Event {
+func nextEvent(t *testing.T, w *meta.Watcher) meta.Event {
 	t.Helper()
 	select {
 	case ev, ok := <-w.Events():
@@ -246,12 +247,12 @@ func nextEvent(t *testing.T, w *Watcher) Event {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no event in 10s")
 	}
-	return Event{}
+	return meta.Event{}
 }
 
-func confWatch(t *testing.T, s Store) {
+func confWatch(t *testing.T, s meta.Store) {
 	ctx := context.Background()
-	w, err := s.Watch(ctx, WatchOptions{Kind: hub.KindPod, Namespace: "default"})
+	w, err := s.Watch(ctx, meta.WatchOptions{Kind: hub.KindPod, Namespace: "default"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +261,7 @@ func confWatch(t *testing.T, s Store) {
 	mustPut(t, s, "default/configmap/p", "1", confObj("p", nil, "1")) // other kind
 	r1 := mustPut(t, s, "default/pod/p", "1", confObj("p", nil, "1"))
 	r2 := mustPut(t, s, "default/pod/p", "2", confObj("p", nil, "2"))
-	if _, err := s.Put(ctx, confKey(t, "default/pod/p"), "1", confObj("p", nil, "1")); !errors.Is(err, ErrStale) {
+	if _, err := s.Put(ctx, confKey(t, "default/pod/p"), "1", confObj("p", nil, "1")); !errors.Is(err, meta.ErrStale) {
 		t.Fatal(err)
 	}
 	r3, err := s.Delete(ctx, confKey(t, "default/pod/p"), "")
@@ -268,10 +269,10 @@ func confWatch(t *testing.T, s Store) {
 		t.Fatal(err)
 	}
 	for _, want := range []struct {
-		typ EventType
+		typ meta.EventType
 		rv  string
 		rev int64
-	}{{Added, "1", r1}, {Modified, "2", r2}, {Deleted, "2", r3}} {
+	}{{meta.Added, "1", r1}, {meta.Modified, "2", r2}, {meta.Deleted, "2", r3}} {
 		ev := nextEvent(t, w)
 		if ev.Type != want.typ || ev.Object.ResourceVersion != want.rv || ev.Object.Revision != want.rev || ev.Object.Key.String() != "default/pod/p" {
 			t.Fatalf("event %s %s@%s rev %d, want %s @%s rev %d", ev.Type, ev.Object.Key, ev.Object.ResourceVersion, ev.Object.Revision, want.typ, want.rv, want.rev)
@@ -289,7 +290,7 @@ func confWatch(t *testing.T, s Store) {
 	}
 	// A watch ends with its context.
 	cctx, cancel := context.WithCancel(ctx)
-	w2, err := s.Watch(cctx, WatchOptions{})
+	w2, err := s.Watch(cctx, meta.WatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,21 +302,21 @@ func confWatch(t *testing.T, s Store) {
 	}
 }
 
-func confWatchSince(t *testing.T, s Store) {
+func confWatchSince(t *testing.T, s meta.Store) {
 	ctx := context.Background()
 	mustPut(t, s, "default/pod/a", "1", confObj("a", nil, "1"))
-	res, err := s.List(ctx, ListOptions{Kind: hub.KindPod})
+	res, err := s.List(ctx, meta.ListOptions{Kind: hub.KindPod})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rb := mustPut(t, s, "default/pod/b", "1", confObj("b", nil, "1")) // after the list, before the watch
-	w, err := s.Watch(ctx, WatchOptions{Kind: hub.KindPod, Since: res.Revision})
+	w, err := s.Watch(ctx, meta.WatchOptions{Kind: hub.KindPod, Since: res.Revision})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Stop()
 	rc := mustPut(t, s, "default/pod/c", "1", confObj("c", nil, "1"))
-	if ev := nextEvent(t, w); ev.Object.Key.Name != "b" || ev.Object.Revision != rb || ev.Type != Added {
+	if ev := nextEvent(t, w); ev.Object.Key.Name != "b" || ev.Object.Revision != rb || ev.Type != meta.Added {
 		t.Fatalf("first event %+v, want b at %d", ev, rb)
 	}
 	if ev := nextEvent(t, w); ev.Object.Key.Name != "c" || ev.Object.Revision != rc {
@@ -323,7 +324,7 @@ func confWatchSince(t *testing.T, s Store) {
 	}
 }
 
-func confDigest(t *testing.T, s Store) {
+func confDigest(t *testing.T, s meta.Store) {
 	ctx := context.Background()
 	mustPut(t, s, "default/pod/a", "11", confObj("a", nil, "11"))
 	mustPut(t, s, "/node/n", "12", confObj("n", nil, "12"))
@@ -346,7 +347,7 @@ func confDigest(t *testing.T, s Store) {
 	}
 }
 
-func confConcurrent(t *testing.T, s Store) {
+func confConcurrent(t *testing.T, s meta.Store) {
 	ctx := context.Background()
 	const writers, each = 16, 20
 	var wg sync.WaitGroup
@@ -368,7 +369,7 @@ func confConcurrent(t *testing.T, s Store) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	res, err := s.List(ctx, ListOptions{Kind: hub.KindPod})
+	res, err := s.List(ctx, meta.ListOptions{Kind: hub.KindPod})
 	if err != nil || len(res.Items) != writers*each {
 		t.Fatalf("List: %d items, %v; want %d", len(res.Items), err, writers*each)
 	}
@@ -381,10 +382,10 @@ func confConcurrent(t *testing.T, s Store) {
 	}
 }
 
-func confClose(t *testing.T, s Store) {
+func confClose(t *testing.T, s meta.Store) {
 	ctx := context.Background()
 	mustPut(t, s, "default/pod/a", "1", confObj("a", nil, "1"))
-	w, err := s.Watch(ctx, WatchOptions{})
+	w, err := s.Watch(ctx, meta.WatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,13 +397,13 @@ func confClose(t *testing.T, s Store) {
 	}
 	for range w.Events() {
 	}
-	if !errors.Is(w.Err(), ErrClosed) {
+	if !errors.Is(w.Err(), meta.ErrClosed) {
 		t.Fatalf("watch after Close: %v", w.Err())
 	}
-	if _, err := s.Put(ctx, confKey(t, "default/pod/b"), "1", confObj("b", nil, "1")); !errors.Is(err, ErrClosed) {
+	if _, err := s.Put(ctx, confKey(t, "default/pod/b"), "1", confObj("b", nil, "1")); !errors.Is(err, meta.ErrClosed) {
 		t.Fatalf("Put after Close: %v", err)
 	}
-	if _, err := s.Watch(ctx, WatchOptions{}); !errors.Is(err, ErrClosed) {
+	if _, err := s.Watch(ctx, meta.WatchOptions{}); !errors.Is(err, meta.ErrClosed) {
 		t.Fatalf("Watch after Close: %v", err)
 	}
 	if _, err := s.Get(ctx, confKey(t, "default/pod/a")); err == nil {
