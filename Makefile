@@ -4,13 +4,20 @@
 SHELL := /bin/bash
 export EDGEHIVE_CACHE ?= $(HOME)/.cache/edgehive
 
-.PHONY: test test-deps check unit bench bench-table quickstart
+.PHONY: test test-deps check unit bench bench-table quickstart build
+
+# How the mains are built for use: stripped, and with gRPC's grpcnotrace tag (without it gRPC links
+# golang.org/x/net/trace and text/template, 4.3 MB of the edge binary; see BENCHMARKS.md, edge footprint).
+GOFLAGS_RELEASE := -trimpath -tags grpcnotrace -ldflags=-s\ -w
 
 ## quickstart: a cloud and an edge on this machine with a pod and a device working, until Ctrl-C
 ##             (QUICKSTART_ARGS=--check exits once the pod runs and the device reports; as CI does)
-quickstart: test-deps
-	go build -o bin/ ./examples/quickstart ./examples/mapper ./examples/cloud ./examples/edge
+quickstart: test-deps build
 	bin/quickstart $(QUICKSTART_ARGS)
+
+## build: the example mains into bin/ (cloud, edge, mapper, quickstart, edgemark), stripped
+build:
+	go build $(GOFLAGS_RELEASE) -o bin/ ./examples/quickstart ./examples/mapper ./examples/cloud ./examples/edge
 
 ## test: install the test dependencies, then gofmt, go vet, staticcheck and go test -race ./...
 test: test-deps
