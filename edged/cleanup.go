@@ -72,6 +72,7 @@ func (m *Manager) removePodRuntime(ctx context.Context, rs podRuntime, grace int
 // housekeeping removes, once the sources are ready, the sandboxes and containers this manager made for
 // pods it no longer knows (deleted while it was down), and their directories.
 func (m *Manager) housekeeping(ctx context.Context) {
+	m.images.prune()
 	m.mu.Lock()
 	ready := m.ready
 	m.mu.Unlock()

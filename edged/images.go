@@ -48,14 +48,17 @@ func (w *podWorker) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.
 	spec := &runtimeapi.ImageSpec{Image: c.Image}
 	policy := pullPolicy(c)
 	if policy != corev1.PullAlways {
-		rctx, cancel := context.WithTimeout(ctx, m.cfg.RuntimeRequestTimeout)
-		st, err := m.rt.Image.ImageStatus(rctx, &runtimeapi.ImageStatusRequest{Image: spec})
-		cancel()
+		id, present, err := m.images.status(ctx, c.Image, func(ctx context.Context) (string, bool, error) {
+			rctx, cancel := context.WithTimeout(ctx, m.cfg.RuntimeRequestTimeout)
+			defer cancel()
+			st, err := m.rt.Image.ImageStatus(rctx, &runtimeapi.ImageStatusRequest{Image: spec})
+			return st.GetImage().GetId(), st.GetImage() != nil, err
+		})
 		if err != nil {
 			return "", fmt.Errorf("image status %s: %w", c.Image, err)
 		}
-		if img := st.GetImage(); img != nil {
-			return img.GetId(), nil
+		if present {
+			return id, nil
 		}
 		if policy == corev1.PullNever {
 			return "", &waitingError{reason: ReasonErrImageNeverPull,
@@ -87,6 +90,7 @@ func (w *podWorker) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.
 	defer cancel2()
 	if st, err := m.rt.Image.ImageStatus(rctx, &runtimeapi.ImageStatusRequest{Image: spec}); err == nil && st.GetImage() != nil {
 		ref = st.GetImage().GetId()
+		m.images.set(c.Image, ref)
 	}
 	return ref, nil
 }

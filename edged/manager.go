@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"sort"
 	"sync"
 	"time"
 
@@ -24,18 +25,26 @@ type Manager struct {
 	rt      *cri.Client
 	log     *slog.Logger
 	objects *objectStore
+	images  *imageCache
 
 	mu      sync.Mutex
 	workers map[string]*podWorker // by pod UID, deleted ones until they are gone
 	byName  map[string]string     // "<namespace>/<name>" → UID of the live pod
-	runCtx  context.Context       // Run's context; nil before Run
-	stopped bool
-	ready   bool
-	wg      sync.WaitGroup
-	gcKick  chan struct{}
+	running bool
+	runCtx  context.Context // Run's context, set once Run listed the runtime; nil before
+	// mayHave holds the UIDs the runtime may hold something of: those it held when Run started, and
+	// those of every worker since, until its pod is gone. A worker of another UID, created once
+	// haveList is set, knows the runtime holds nothing of its pod and skips its first listing.
+	mayHave  map[string]struct{}
+	haveList bool
+	stopped  bool
+	ready    bool
+	wg       sync.WaitGroup
+	gcKick   chan struct{}
 
 	statusMu sync.Mutex
 	statuses map[string]*statusEntry // by "<namespace>/<name>"
+	deleted  map[string]DeletedPod   // by UID: pods deleted and gone from the runtime, not yet taken
 	statusCh chan struct{}
 }
 
@@ -58,10 +67,13 @@ func NewManager(cfg Config, rt *cri.Client) (*Manager, error) {
 		rt:       rt,
 		log:      cfg.Logger,
 		objects:  newObjectStore(),
+		images:   newImageCache(),
 		workers:  map[string]*podWorker{},
 		byName:   map[string]string{},
+		mayHave:  map[string]struct{}{},
 		gcKick:   make(chan struct{}, 1),
 		statuses: map[string]*statusEntry{},
+		deleted:  map[string]DeletedPod{},
 		statusCh: make(chan struct{}, 1),
 	}, nil
 }
@@ -70,11 +82,26 @@ func NewManager(cfg Config, rt *cri.Client) (*Manager, error) {
 // The pods keep running in the runtime: a new Manager with the same Config adopts them.
 func (m *Manager) Run(ctx context.Context) error {
 	m.mu.Lock()
-	if m.runCtx != nil {
+	if m.running {
 		m.mu.Unlock()
 		return ErrRunning
 	}
+	m.running = true
+	m.mu.Unlock()
+	// What the runtime holds now: pods not in it (and not made since by this manager) need no listing
+	// before their first sync.
+	rs, err := m.listManaged(ctx)
+	m.mu.Lock()
 	m.runCtx = ctx
+	if err == nil {
+		for _, s := range rs.sandboxes {
+			m.mayHave[s.GetLabels()[LabelPodUID]] = struct{}{}
+		}
+		for _, c := range rs.containers {
+			m.mayHave[c.GetLabels()[LabelPodUID]] = struct{}{}
+		}
+		m.haveList = true
+	}
 	for _, w := range m.workers {
 		m.startLocked(w)
 	}
@@ -107,14 +134,15 @@ func (m *Manager) startLocked(w *podWorker) {
 }
 
 // UpdatePod adds a pod or changes one. A pod with a new UID under a known name replaces the old pod
-// (which is stopped and removed). A pod with a DeletionTimestamp is stopped and removed as by DeletePod.
+// (which is stopped and removed). A pod with a DeletionTimestamp is stopped and removed as by DeletePod,
+// also one the manager did not know (it may have run before a restart): what the runtime holds of it is
+// removed, and it is reported deleted with Confirm (TakeDeleted).
 func (m *Manager) UpdatePod(pod *corev1.Pod) error {
 	if pod == nil || pod.UID == "" || pod.Name == "" {
 		return fmt.Errorf("%w: pod without name or uid", ErrBadContent)
 	}
 	if pod.DeletionTimestamp != nil {
-		m.deletePod(pod.Namespace, pod.Name, pod)
-		return nil
+		return m.deletePod(pod.Namespace, pod.Name, pod)
 	}
 	key := nsName(pod.Namespace, pod.Name)
 	m.mu.Lock()
@@ -132,8 +160,7 @@ func (m *Manager) UpdatePod(pod *corev1.Pod) error {
 		w.update(pod)
 		return nil
 	}
-	w := newPodWorker(m, pod)
-	m.workers[uid] = w
+	w := m.newWorkerLocked(pod)
 	m.byName[key] = uid
 	if m.runCtx != nil {
 		m.startLocked(w)
@@ -142,43 +169,75 @@ func (m *Manager) UpdatePod(pod *corev1.Pod) error {
 }
 
 // DeletePod stops the pod's containers (each with the pod's grace period) and removes its sandbox,
-// containers and directory. The pod's status is no longer reported.
-func (m *Manager) DeletePod(namespace, name string) { m.deletePod(namespace, name, nil) }
+// containers and directory; then the pod is reported deleted (TakeDeleted, without Confirm). The pod's
+// status is no longer reported. A pod the manager does not know by that name is ignored.
+func (m *Manager) DeletePod(namespace, name string) { _ = m.deletePod(namespace, name, nil) }
 
-func (m *Manager) deletePod(namespace, name string, last *corev1.Pod) {
+// deletePod deletes the live pod namespace/name, or, when last is set, the pod last (by its UID, with
+// its deletion grace period), starting a worker for it if the manager has none.
+func (m *Manager) deletePod(namespace, name string, last *corev1.Pod) error {
 	key := nsName(namespace, name)
 	m.mu.Lock()
-	uid, ok := m.byName[key]
-	if ok && last != nil && string(last.UID) != uid {
-		ok = false
+	uid, live := m.byName[key]
+	if last != nil {
+		live = live && uid == string(last.UID)
+		uid = string(last.UID)
 	}
-	var w *podWorker
-	if ok {
+	if live {
 		delete(m.byName, key)
-		w = m.workers[uid]
+	}
+	w := m.workers[uid]
+	if w == nil && last != nil {
+		if m.stopped {
+			m.mu.Unlock()
+			return ErrStopped
+		}
+		w = m.newWorkerLocked(last)
+		w.deleted, w.confirm = true, true
+		if m.runCtx != nil {
+			m.startLocked(w)
+		}
 	}
 	m.mu.Unlock()
 	if w == nil {
-		return
+		return nil
 	}
 	if last != nil {
-		w.update(last) // its deletion grace period
+		w.markTerminating(last) // with its deletion grace period
+	} else {
+		w.markDeleted()
 	}
-	w.markDeleted()
 	m.statusMu.Lock()
 	if e := m.statuses[key]; e != nil && string(e.msg.UID) == uid {
 		delete(m.statuses, key)
 	}
 	m.statusMu.Unlock()
+	return nil
 }
 
-// forget drops a worker whose pod is gone from the runtime.
-func (m *Manager) forget(w *podWorker) {
+// newWorkerLocked makes and registers the worker of pod (not started).
+func (m *Manager) newWorkerLocked(pod *corev1.Pod) *podWorker {
+	uid := string(pod.UID)
+	w := newPodWorker(m, pod)
+	_, may := m.mayHave[uid]
+	w.fresh = m.haveList && !may
+	m.mayHave[uid] = struct{}{}
+	m.workers[uid] = w
+	return w
+}
+
+// forget drops a worker whose pod is gone from the runtime, and reports the pod deleted.
+func (m *Manager) forget(w *podWorker, pod *corev1.Pod, confirm bool) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.workers[w.uid] == w {
 		delete(m.workers, w.uid)
+		delete(m.mayHave, w.uid)
 	}
+	m.mu.Unlock()
+	m.statusMu.Lock()
+	m.deleted[w.uid] = DeletedPod{PodRef: PodRef{UID: pod.UID, Namespace: pod.Namespace, Name: pod.Name}, Confirm: confirm}
+	m.statusMu.Unlock()
+	m.signalStatus()
 }
 
 // UpdateConfigMap adds or changes a ConfigMap; pods that use it sync again, so that their volumes
@@ -245,6 +304,10 @@ func (m *Manager) setStatus(pod *corev1.Pod, st corev1.PodStatus) {
 	e.msg = PodStatusMessage{UID: pod.UID, Namespace: pod.Namespace, Name: pod.Name, Status: st}
 	e.dirty = true
 	m.statusMu.Unlock()
+	m.signalStatus()
+}
+
+func (m *Manager) signalStatus() {
 	select {
 	case m.statusCh <- struct{}{}:
 	default:
@@ -262,7 +325,8 @@ func (m *Manager) PodStatus(namespace, name string) (PodStatusMessage, bool) {
 	return e.msg, true
 }
 
-// StatusChanged is signalled (coalesced: capacity one) when TakeStatuses has something new.
+// StatusChanged is signalled (coalesced: capacity one) when TakeStatuses or TakeDeleted has something
+// new.
 func (m *Manager) StatusChanged() <-chan struct{} { return m.statusCh }
 
 // TakeStatuses returns the statuses that changed since the last call, only the newest of each pod
@@ -288,4 +352,49 @@ func (m *Manager) RestoreStatus(msg PodStatusMessage) {
 	if e := m.statuses[nsName(msg.Namespace, msg.Name)]; e != nil && e.msg.UID == msg.UID && !e.dirty {
 		e.dirty = true
 	}
+}
+
+// DeletedPod is a pod that was deleted and is gone from the runtime: its containers stopped and
+// removed, its sandboxes, directory and logs removed.
+type DeletedPod struct {
+	PodRef
+	// Confirm says the pod was deleted through its DeletionTimestamp (UpdatePod): the API server keeps
+	// it, Terminating, until the node confirms with a final delete (kubelet's delete with grace 0).
+	// A pod deleted by DeletePod alone, or replaced by a pod of a new UID under its name, is already
+	// gone from the API server: there is nothing to confirm.
+	Confirm bool
+}
+
+// TakeDeleted returns the pods that were deleted (DeletePod, a DeletionTimestamp, or a new UID under
+// their name) and are gone from the runtime since the last call, sorted by pod. A pod deleted again
+// after a restart of the manager (restored with its DeletionTimestamp) is reported again: callers must
+// treat a report as idempotent.
+func (m *Manager) TakeDeleted() []DeletedPod {
+	m.statusMu.Lock()
+	defer m.statusMu.Unlock()
+	if len(m.deleted) == 0 {
+		return nil
+	}
+	out := make([]DeletedPod, 0, len(m.deleted))
+	for _, r := range m.deleted {
+		out = append(out, r)
+	}
+	clear(m.deleted)
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Namespace != out[j].Namespace {
+			return out[i].Namespace < out[j].Namespace
+		}
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].UID < out[j].UID
+	})
+	return out
+}
+
+// RestoreDeleted puts a report of TakeDeleted back (after a failed send).
+func (m *Manager) RestoreDeleted(d DeletedPod) {
+	m.statusMu.Lock()
+	m.deleted[string(d.UID)] = d
+	m.statusMu.Unlock()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -38,6 +39,9 @@ type ModuleConfig struct {
 	// Source, if set, restores the stored pods, ConfigMaps and Secrets at start. Without a source the
 	// manager starts knowing no pod, and so removes what it finds of pods it ran before.
 	Source PodSource
+	// NodeStatus, if set, makes the module register the node and report its status and lease to
+	// StatusTarget, as a kubelet does (see NodeStatusConfig and messages.go). Nil: no node reports.
+	NodeStatus *NodeStatusConfig
 }
 
 // Validate reports a clear error for settings that cannot work.
@@ -50,6 +54,14 @@ func (c ModuleConfig) Validate() error {
 	}
 	if c.StatusRetry < 0 {
 		return fmt.Errorf("%w: negative StatusRetry", ErrInvalidConfig)
+	}
+	if c.NodeStatus != nil {
+		if err := c.NodeStatus.Validate(); err != nil {
+			return err
+		}
+		if c.NodeStatus.NodeName == "" && c.Manager.NodeName == "" {
+			return fmt.Errorf("%w: NodeStatus needs a node name (NodeStatus.NodeName or Manager.NodeName)", ErrInvalidConfig)
+		}
 	}
 	return nil
 }
@@ -72,7 +84,8 @@ func (c ModuleConfig) withDefaults() ModuleConfig {
 }
 
 // Module is edged as a beehive module: it dials the runtime, restores pods from its Source, applies
-// pod, configmap and secret messages to a Manager, and sends pod statuses to StatusTarget.
+// pod, configmap and secret messages to a Manager, and sends pod statuses, the final delete of deleted
+// pods and (with NodeStatus) the node's registration, status and lease to StatusTarget.
 type Module struct {
 	cfg ModuleConfig
 
@@ -128,17 +141,36 @@ func (m *Module) Run(ctx context.Context, c *beehive.Context) error {
 		m.mu.Unlock()
 	}()
 
+	var node *nodeReporter
+	if m.cfg.NodeStatus != nil {
+		b, err := NewNodeStatusBuilder(*m.cfg.NodeStatus, m.cfg.Manager, rt)
+		if err != nil {
+			return err
+		}
+		node = newNodeReporter(b, m.cfg, m.cfg.Manager.Logger)
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = mgr.Run(ctx) }()
 	go func() { defer wg.Done(); m.sendStatuses(ctx, c, mgr) }()
+	if node != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); node.run(ctx, c) }()
+	}
 	defer wg.Wait()
 	for {
 		msg, err := c.Receive(ctx)
 		if err != nil {
 			return nil
+		}
+		if msg.Router.Resource == "" { // a notice
+			if node != nil && slices.Contains(node.cfg.ReportOn, msg.Router.Operation) {
+				node.reportNow()
+			}
+			continue
 		}
 		if err := Apply(mgr, msg); err != nil {
 			m.cfg.Manager.Logger.Warn("edged: message refused", "resource", msg.Router.Resource,
@@ -147,7 +179,8 @@ func (m *Module) Run(ctx context.Context, c *beehive.Context) error {
 	}
 }
 
-// sendStatuses sends each changed pod status to the target, newest only.
+// sendStatuses sends each changed pod status to the target, newest only, and the final delete of each
+// pod deleted through its DeletionTimestamp once it is gone from the runtime.
 func (m *Module) sendStatuses(ctx context.Context, c *beehive.Context, mgr *Manager) {
 	retry := time.NewTimer(m.cfg.StatusRetry)
 	retry.Stop()
@@ -160,24 +193,37 @@ func (m *Module) sendStatuses(ctx context.Context, c *beehive.Context, mgr *Mana
 		case <-retry.C:
 		}
 		failed := false
-		for _, st := range mgr.TakeStatuses() {
+		send := func(op beehive.Operation, resource string, content any) bool {
 			if failed {
-				mgr.RestoreStatus(st)
-				continue
+				return false
 			}
-			b, err := json.Marshal(st)
+			b, err := json.Marshal(content)
 			if err != nil {
-				continue // a PodStatus always marshals
+				return true // a PodStatus or PodRef always marshals
 			}
-			msg := c.NewMessage(m.cfg.StatusGroup, beehive.OpUpdate, ResourceKey(st.Namespace, ResourcePodStatus, st.Name), b)
-			if err := c.Send(ctx, m.cfg.StatusTarget, msg); err != nil {
-				if ctx.Err() != nil {
-					return
+			if err := c.Send(ctx, m.cfg.StatusTarget, c.NewMessage(m.cfg.StatusGroup, op, resource, b)); err != nil {
+				if ctx.Err() == nil {
+					m.cfg.Manager.Logger.Warn("edged: send upstream", "to", m.cfg.StatusTarget, "resource", resource, "err", err)
 				}
-				m.cfg.Manager.Logger.Warn("edged: send pod status", "to", m.cfg.StatusTarget, "err", err)
-				mgr.RestoreStatus(st)
 				failed = true
+				return false
 			}
+			return true
+		}
+		for _, st := range mgr.TakeStatuses() {
+			if !send(beehive.OpUpdate, ResourceKey(st.Namespace, ResourcePodStatus, st.Name), st) {
+				mgr.RestoreStatus(st)
+			}
+		}
+		// After the statuses: a pod's final delete follows its last status. Only pods that the API
+		// server keeps Terminating wait for one; the others are gone from it already.
+		for _, d := range mgr.TakeDeleted() {
+			if d.Confirm && !send(beehive.OpDelete, ResourceKey(d.Namespace, ResourcePod, d.Name), d.PodRef) {
+				mgr.RestoreDeleted(d)
+			}
+		}
+		if ctx.Err() != nil {
+			return
 		}
 		if failed {
 			retry.Reset(m.cfg.StatusRetry)

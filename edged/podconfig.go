@@ -1,7 +1,9 @@
 package edged
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -105,7 +107,7 @@ type containerSpec struct {
 
 // containerConfig is the CRI config of a container: command and args with $(VAR) expanded, env,
 // working dir, mounts, resources, security context, labels, and the log path
-// "<container>/<restartCount>.log" under the sandbox's log directory (created here).
+// "<container>/<restartCount>.log" under the sandbox's log directory (which the caller makes).
 func (m *Manager) containerConfig(pod *corev1.Pod, s containerSpec, sandbox *runtimeapi.PodSandboxConfig) (*runtimeapi.ContainerConfig, error) {
 	c := s.c
 	vars := make(map[string]string, len(s.env))
@@ -150,9 +152,6 @@ func (m *Manager) containerConfig(pod *corev1.Pod, s containerSpec, sandbox *run
 			Readonly: vm.ReadOnly || vol.readOnly, Propagation: runtimeapi.MountPropagation_PROPAGATION_PRIVATE})
 	}
 
-	if err := os.MkdirAll(filepath.Join(sandbox.LogDirectory, c.Name), 0o755); err != nil {
-		return nil, fmt.Errorf("log dir: %w", err)
-	}
 	return &runtimeapi.ContainerConfig{
 		Metadata:   &runtimeapi.ContainerMetadata{Name: c.Name, Attempt: uint32(s.restartCount)},
 		Image:      &runtimeapi.ImageSpec{Image: s.imageRef, UserSpecifiedImage: c.Image},
@@ -175,4 +174,23 @@ func (m *Manager) containerConfig(pod *corev1.Pod, s containerSpec, sandbox *run
 			SecurityContext: containerSecurity(pod, c, sandbox.GetLinux().GetSecurityContext().GetNamespaceOptions()),
 		},
 	}, nil
+}
+
+// mkdirCheap makes the directory dir (0755) and its parents as needed. It costs one mkdir when the
+// parent exists and dir does not, the common case (os.MkdirAll first stats every level); directory
+// creation is on the path of every container start, and slow on some disks.
+func mkdirCheap(dir string) error {
+	err := os.Mkdir(dir, 0o755)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrExist):
+		if st, serr := os.Stat(dir); serr == nil && !st.IsDir() {
+			return fmt.Errorf("%s is not a directory", dir)
+		}
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		return os.MkdirAll(dir, 0o755)
+	}
+	return err
 }

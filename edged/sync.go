@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -50,10 +51,15 @@ func (w *podWorker) sync(ctx context.Context, pod *corev1.Pod) time.Duration {
 	if w.startTime.IsZero() {
 		w.startTime = time.Now()
 	}
-	rs, err := m.listPod(ctx, w.uid)
-	if err != nil {
-		m.log.Warn("edged: list pod in runtime", "pod", podRef(pod), "err", err)
-		return 0
+	var rs podRuntime
+	if w.fresh {
+		w.fresh = false // nothing to list: a new pod
+	} else {
+		var err error
+		if rs, err = m.listPod(ctx, w.uid); err != nil {
+			m.log.Warn("edged: list pod in runtime", "pod", podRef(pod), "err", err)
+			return 0
+		}
 	}
 	var sb *runtimeapi.PodSandbox
 	var attempt uint32
@@ -240,12 +246,20 @@ func (w *podWorker) newSandbox(ctx context.Context, s *syncState, rs podRuntime,
 		w.setWaiting(initViews, views, &waitingError{reason: ReasonContainerCreating, msg: "back-off creating pod sandbox"})
 		return nil
 	}
+	// The pod's log directory and its containers' (kubelet makes the first before the sandbox, the
+	// others before each container) are made while the runtime makes the sandbox: directory creation
+	// is slow on some disks, and on the path of every pod start.
+	dirs := make(chan []string, 1)
+	go func() { dirs <- w.makeLogDirs(s.sbConfig.LogDirectory, pod) }()
 	var id string
 	err := m.mutate(ctx, func(ctx context.Context) error {
 		resp, err := m.rt.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: s.sbConfig})
 		id = resp.GetPodSandboxId()
 		return err
 	})
+	for _, name := range <-dirs {
+		w.logDirs[name] = true
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			m.log.Warn("edged: run pod sandbox", "pod", podRef(pod), "err", err)
@@ -431,6 +445,13 @@ func (w *podWorker) startContainer(ctx context.Context, s *syncState, v *contain
 		v.waiting = asWaiting(err)
 		return
 	}
+	if !w.logDirs[v.spec.Name] {
+		if err := mkdirCheap(filepath.Join(s.sbConfig.LogDirectory, v.spec.Name)); err != nil {
+			v.waiting = asWaiting(fmt.Errorf("log dir: %w", err))
+			return
+		}
+		w.logDirs[v.spec.Name] = true
+	}
 	cfg, err := m.containerConfig(s.pod, containerSpec{c: v.spec, kind: v.kind, restartCount: count,
 		imageRef: imageRef, env: env, volumes: s.vols}, s.sbConfig)
 	if err != nil {
@@ -445,6 +466,7 @@ func (w *podWorker) startContainer(ctx context.Context, s *syncState, v *contain
 		return err
 	})
 	if err != nil {
+		m.images.forget(v.spec.Image) // perhaps removed since its status was cached
 		v.waiting = &waitingError{reason: ReasonCreateContainerError, msg: grpcMessage(err)}
 		s.retryIn(w.restarts.next(v.spec.Name, time.Now()))
 		return
@@ -528,4 +550,22 @@ func runningIDs(views []*containerView) map[string]*containerView {
 		}
 	}
 	return out
+}
+
+// makeLogDirs makes the pod's log directory and its containers' and returns the containers whose
+// directory exists. It runs beside the worker's goroutine and touches none of its state.
+func (w *podWorker) makeLogDirs(podDir string, pod *corev1.Pod) []string {
+	if err := mkdirCheap(podDir); err != nil {
+		w.m.log.Warn("edged: pod log directory", "pod", podRef(pod), "err", err)
+		return nil
+	}
+	var made []string
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range cs {
+			if err := mkdirCheap(filepath.Join(podDir, cs[i].Name)); err == nil {
+				made = append(made, cs[i].Name)
+			}
+		}
+	}
+	return made
 }

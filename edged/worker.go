@@ -21,9 +21,15 @@ type podWorker struct {
 	mu      sync.Mutex
 	pod     *corev1.Pod // the newest spec
 	deleted bool
+	// confirm: the pod was deleted through a DeletionTimestamp, so the API server waits for its final
+	// delete once it is gone (DeletedPod.Confirm).
+	confirm bool
 
 	kickCh chan struct{} // capacity 1: kicks coalesce
 	done   chan struct{} // closed when the goroutine ends
+	// fresh: the runtime holds nothing of the pod (see Manager.mayHave); the first sync skips listing.
+	// Set before the goroutine starts, then owned by it.
+	fresh bool
 
 	// Owned by the worker goroutine.
 	restarts    *backoff // CrashLoopBackOff per container name
@@ -31,6 +37,7 @@ type podWorker struct {
 	lastTerm    map[string]*corev1.ContainerStateTerminated
 	floor       map[string]int32 // restart count a new container of that name starts from at least
 	sandboxIPs  map[string]string
+	logDirs     map[string]bool // containers whose log directory exists
 	startTime   time.Time
 	podIP       string
 	prevStatus  *corev1.PodStatus
@@ -49,6 +56,7 @@ func newPodWorker(m *Manager, pod *corev1.Pod) *podWorker {
 		lastTerm:    map[string]*corev1.ContainerStateTerminated{},
 		floor:       map[string]int32{},
 		sandboxIPs:  map[string]string{},
+		logDirs:     map[string]bool{},
 	}
 	w.probes = newProbeSet(m, w.kick)
 	return w
@@ -71,6 +79,14 @@ func (w *podWorker) update(pod *corev1.Pod) {
 func (w *podWorker) markDeleted() {
 	w.mu.Lock()
 	w.deleted = true
+	w.mu.Unlock()
+	w.kick()
+}
+
+// markTerminating marks the pod deleted through its DeletionTimestamp, with pod (its grace period).
+func (w *podWorker) markTerminating(pod *corev1.Pod) {
+	w.mu.Lock()
+	w.pod, w.deleted, w.confirm = pod, true, true
 	w.mu.Unlock()
 	w.kick()
 }
@@ -102,7 +118,10 @@ func (w *podWorker) run(ctx context.Context) {
 				}
 				continue
 			}
-			w.m.forget(w)
+			w.mu.Lock()
+			confirm := w.confirm
+			w.mu.Unlock()
+			w.m.forget(w, pod, confirm)
 			return
 		}
 		next := w.safeSync(ctx, pod)

@@ -250,6 +250,13 @@ func (s *runtimeService) StartContainer(ctx context.Context, req *runtimeapi.Sta
 	r.mu.Unlock()
 
 	err = sleep(ctx, b.StartDelay)
+	// The log file is created without holding the runtime's lock (file creation is slow on some
+	// disks, and containerd does not serialize starts either); the container stays "starting"
+	// meanwhile, so nothing else starts it.
+	var logErr error
+	if err == nil && b.StartErr == nil && c.logPath != "" {
+		logErr = writeLog(c.logPath, r.now, b.Log)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c.starting = false
@@ -268,12 +275,10 @@ func (s *runtimeService) StartContainer(ctx context.Context, req *runtimeapi.Sta
 		r.failStartLocked(c, b.StartErr)
 		return nil, toStatus(b.StartErr, fmt.Sprintf("failed to start containerd task %q", c.id))
 	}
-	if c.logPath != "" {
-		if err := writeLog(c.logPath, r.now, b.Log); err != nil {
-			err = fmt.Errorf("failed to create container loggers: %w", err)
-			r.failStartLocked(c, err)
-			return nil, status.Error(codes.Unknown, err.Error())
-		}
+	if logErr != nil {
+		err := fmt.Errorf("failed to create container loggers: %w", logErr)
+		r.failStartLocked(c, err)
+		return nil, status.Error(codes.Unknown, err.Error())
 	}
 	c.state, c.startedAt = runtimeapi.ContainerState_CONTAINER_RUNNING, r.now()
 	c.memory = cmp.Or(b.MemoryBytes, defaultMemoryBytes)

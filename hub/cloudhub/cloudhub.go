@@ -2,7 +2,6 @@ package cloudhub
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,7 +45,7 @@ type counters struct {
 	resends, acks, nacks, refused, throttled, delivered   atomic.Uint64
 	resyncs, resyncChanges, resyncBytes, digestBytes      atomic.Uint64
 	rotations, downstream, badDownstream, deliveryFailure atomic.Uint64
-	stale                                                 atomic.Uint64
+	stale, shedHandshakes, failedHandshakes, resumed      atomic.Uint64
 }
 
 // New returns a cloud hub for cfg, or an error wrapping ErrInvalidConfig.
@@ -109,7 +108,8 @@ func (h *CloudHub) Run(ctx context.Context, c *beehive.Context) error {
 		ErrorLog:          slog.NewLogLogger(h.cfg.Logger.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
-	tlsLn := tls.NewListener(ln, h.cfg.TLS.Clone())
+	tlsLn := newHandshakeListener(ln, h.cfg.TLS.Clone(), h.cfg.MaxHandshakes, h.cfg.HandshakeTimeout,
+		func() { h.counter.shedHandshakes.Add(1) }, func() { h.counter.failedHandshakes.Add(1) })
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(tlsLn) }()
 
@@ -126,6 +126,8 @@ func (h *CloudHub) Run(ctx context.Context, c *beehive.Context) error {
 	err = h.loop(ctx, c, serveErr)
 	stopWatch()
 	_ = srv.Close()
+	_ = tlsLn.Close()
+	tlsLn.Wait()
 	h.mu.Lock()
 	h.stopped = true
 	h.addr = nil
@@ -314,6 +316,12 @@ type Stats struct {
 	// Downstream counts messages accepted from local modules; BadDownstream those refused; Stale those
 	// dropped because DesiredState wants another version (see Config.DesiredState).
 	Downstream, BadDownstream, Stale uint64
+	// ShedHandshakes counts connections closed unserved because MaxHandshakes handshakes were in
+	// progress; FailedHandshakes the TLS handshakes that failed or timed out.
+	ShedHandshakes, FailedHandshakes uint64
+	// Resumed counts the connections whose TLS session was resumed (a ticket) instead of a full
+	// handshake.
+	Resumed uint64
 }
 
 // Stats returns the current counters.
@@ -338,6 +346,7 @@ func (h *CloudHub) Stats() Stats {
 	st.Throttled, st.Delivered, st.DeliveryFailures = c.throttled.Load(), c.delivered.Load(), c.deliveryFailure.Load()
 	st.Resyncs, st.ResyncChanges, st.ResyncBytes, st.DigestBytes = c.resyncs.Load(), c.resyncChanges.Load(), c.resyncBytes.Load(), c.digestBytes.Load()
 	st.Rotations, st.Downstream, st.BadDownstream, st.Stale = c.rotations.Load(), c.downstream.Load(), c.badDownstream.Load(), c.stale.Load()
+	st.ShedHandshakes, st.FailedHandshakes, st.Resumed = c.shedHandshakes.Load(), c.failedHandshakes.Load(), c.resumed.Load()
 	return st
 }
 

@@ -308,3 +308,46 @@ func TestUpstreamModule(t *testing.T) {
 		})
 	}
 }
+
+// TestMaxHandshakes: with MaxHandshakes handshakes in progress, a new connection waits for a slot
+// (and is served when one frees up), but at most HandshakeTimeout/2: then it is closed unserved
+// (shed, counted).
+func TestMaxHandshakes(t *testing.T) {
+	pki := hubtest.NewPKI(t)
+	cloud := hubtest.StartCloud(t, pki, cloudhub.Config{MaxHandshakes: 1, HandshakeTimeout: time.Second})
+	hold := func() net.Conn { // holds the only slot: it never sends a ClientHello
+		t.Helper()
+		c, err := net.Dial("tcp", cloud.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond) // let the cloud accept it
+		return c
+	}
+	d := websocket.Dialer{TLSClientConfig: pki.NodeTLS(t, "edge-1"), HandshakeTimeout: 5 * time.Second}
+
+	first := hold()
+	time.AfterFunc(200*time.Millisecond, func() { first.Close() }) // frees the slot within the wait
+	ws, _, err := d.Dial(cloud.URL, nil)
+	if err != nil {
+		t.Fatalf("a queued connection was not served when the slot freed: %v", err)
+	}
+	ws.Close()
+
+	silent := hold()
+	defer silent.Close()
+	start := time.Now()
+	if ws, _, err := d.Dial(cloud.URL, nil); err == nil {
+		ws.Close()
+		t.Fatal("a connection was served while the only slot stayed taken")
+	}
+	if took := time.Since(start); took < 400*time.Millisecond || took > 900*time.Millisecond {
+		t.Fatalf("shed after %v, want HandshakeTimeout/2 (500ms)", took)
+	}
+	hubtest.Wait(t, 5*time.Second, "counters", func() error {
+		if st := cloud.Hub.Stats(); st.ShedHandshakes != 1 || st.FailedHandshakes < 1 {
+			return fmt.Errorf("shed %d, failed %d", st.ShedHandshakes, st.FailedHandshakes)
+		}
+		return nil
+	})
+}

@@ -31,6 +31,7 @@ const (
 	DefaultResendInitial     = 5 * time.Second
 	DefaultResendMax         = 2 * time.Minute
 	DefaultQueueSize         = 256
+	DefaultMaxHandshakes     = 512
 	DefaultUpstreamGroup     = beehive.GroupController
 )
 
@@ -78,6 +79,14 @@ type Config struct {
 	// HandshakeTimeout bounds the TLS handshake and the WebSocket upgrade (default
 	// DefaultHandshakeTimeout): a client that opens TCP and sends nothing is cut at it.
 	HandshakeTimeout time.Duration
+	// MaxHandshakes bounds the TLS handshakes in progress (default DefaultMaxHandshakes). Connections
+	// beyond it wait for a slot, first come first served, at most HandshakeTimeout/2 and at most
+	// 16 × MaxHandshakes of them; one past either bound is closed unserved (Stats.ShedHandshakes) and
+	// its edge retries after a jittered backoff. Time-sharing the CPUs among thousands of handshakes
+	// at once (a reconnect storm) would make every one of them late, and each late one wasted. A slot
+	// is held for the client's round trips too, so the bound is generous: 512 handshakes at about
+	// 1.5 ms of CPU each are under half a second of work for two CPUs.
+	MaxHandshakes int
 	// KeepaliveInterval: a ping when nothing was sent for an interval, the connection dropped when
 	// nothing arrived for two (default DefaultKeepaliveInterval).
 	KeepaliveInterval time.Duration
@@ -120,6 +129,9 @@ func (c Config) withDefaults() Config {
 	if c.QueueSize == 0 {
 		c.QueueSize = DefaultQueueSize
 	}
+	if c.MaxHandshakes == 0 {
+		c.MaxHandshakes = DefaultMaxHandshakes
+	}
 	def(&c.HandshakeTimeout, DefaultHandshakeTimeout)
 	def(&c.KeepaliveInterval, DefaultKeepaliveInterval)
 	def(&c.WriteTimeout, DefaultWriteTimeout)
@@ -145,7 +157,7 @@ func (c Config) Validate() error {
 		return bad("TLS config must require and verify client certificates (use certs.ServerTLSConfig)")
 	case c.TLS.MinVersion != 0 && c.TLS.MinVersion < tls.VersionTLS13:
 		return bad("TLS config must be TLS 1.3 only")
-	case c.MaxNodes < 0, c.RatePerNode < 0, c.BurstPerNode < 0, c.MaxFrameSize < 0, c.QueueSize < 0:
+	case c.MaxNodes < 0, c.RatePerNode < 0, c.BurstPerNode < 0, c.MaxFrameSize < 0, c.QueueSize < 0, c.MaxHandshakes < 0:
 		return bad("negative limit")
 	case c.HandshakeTimeout < 0, c.KeepaliveInterval < 0, c.WriteTimeout < 0, c.ResendInitial < 0, c.ResendMax < 0:
 		return bad("negative duration")

@@ -62,7 +62,11 @@
 //   - Limits: MaxNodes connected nodes (more get 503); a token bucket per node (RatePerNode,
 //     BurstPerNode) slows a node down by not reading its connection; MaxFrameSize (SetReadLimit and
 //     hub.Decode: a larger frame closes the connection); HandshakeTimeout covers TLS and the upgrade, so
-//     a client that opens TCP and sends nothing is cut at it; WriteTimeout bounds every write.
+//     a client that opens TCP and sends nothing is cut at it; WriteTimeout bounds every write;
+//     MaxHandshakes bounds the TLS handshakes in progress; more connections wait in a bounded
+//     first-come queue for at most HandshakeTimeout/2 and are closed unserved past it
+//     (Stats.ShedHandshakes), so that a reconnect storm does not start more handshakes than the CPUs
+//     finish within the clients' timeout (examples/edgemark measured why).
 //   - Keepalive: a ping when nothing was written for KeepaliveInterval; a connection with nothing read for
 //     two intervals is closed as half-open.
 //   - Run returns when its context ends, after closing every connection and waiting for every goroutine.

@@ -101,6 +101,9 @@ func (h *CloudHub) serveWS(w http.ResponseWriter, r *http.Request) {
 		conn.Close()
 	}
 	h.counter.connects.Add(1)
+	if r.TLS.DidResume {
+		h.counter.resumed.Add(1)
+	}
 	h.cfg.Logger.Debug("cloudhub: node connected", "node", node)
 
 	err = s.run(ctx, bee)

@@ -52,7 +52,8 @@ type Config struct {
 	// TLS is the client configuration, normally certs.ClientTLSConfig(ca, serverName, holder): TLS 1.3,
 	// the pinned CA, the node certificate. Required.
 	TLS *tls.Config
-	// OutboxPath is the SQLite file of the upstream outbox. Required.
+	// OutboxPath is the SQLite file of the upstream outbox. Required. MemoryOutbox (":memory:") keeps the
+	// outbox in memory instead: not durable, for simulated nodes and tests (see MemoryOutbox).
 	OutboxPath string
 	// OutboxMaxBytes bounds the outbox (content and key bytes, default DefaultOutboxMaxBytes). When a new
 	// message does not fit, the oldest messages are dropped to make room: first the oldest ones that are
@@ -95,6 +96,15 @@ type Config struct {
 	QueueSize int
 	// MaxFrameSize bounds a received frame (default DefaultMaxFrameSize).
 	MaxFrameSize int
+	// SessionResumption keeps the TLS sessions (tickets) the cloud issues, so that a reconnect resumes
+	// its session (TLS 1.3 PSK with a fresh ECDHE) instead of a full handshake: the cloud then skips
+	// the verification of the client's chain and its own signature, about half of a handshake's CPU
+	// (measured by examples/edgemark). It helps after a cloud restart only if the cloud keeps its
+	// ticket keys (tls.Config.SetSessionTicketKeys). A resumed session carries the identity of the
+	// certificate it was made with: the edge hub forgets its sessions when it rotates the certificate
+	// (Rotation); a program that changes the certificate otherwise must not enable this. Ignored if
+	// TLS.ClientSessionCache is set (that cache is used as is). Default false.
+	SessionResumption bool
 	// Rotation, if set, renews the node certificate over the link before it expires. Optional.
 	Rotation *Rotation
 	// Logger (default slog.Default()).

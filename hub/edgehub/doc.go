@@ -74,11 +74,18 @@
 //   - Certificate rotation (Config.Rotation): while connected, when certs.ShouldRotate says the
 //     certificate is due, the edge sends a new key's request (hub.OpCertRotate), saves the answer
 //     (Rotation.Save) and puts it in the CertHolder; the next connection presents it.
+//   - TLS session resumption (Config.SessionResumption, off by default): reconnects resume the session
+//     the cloud issued a ticket for (examples/edgemark: the restarted cloud's CPU in a 10,000-node
+//     reconnect storm fell by 20–40 %, the storm from 21 s to 16 s on a quiet machine); a failed handshake does not evict
+//     the session, a certificate rotation by the edge hub does.
 //   - Run returns when its context ends, after closing the connection, the outbox and every goroutine.
 //
 // # Not built yet, and traps
 //
 //   - Stats().Outbox is zero until Run has opened the outbox.
+//   - OutboxPath = MemoryOutbox keeps the outbox in memory (same order, coalescing, budget and expiry,
+//     no durability): for simulated nodes (examples/edgemark runs thousands in one process, where a
+//     SQLite file each would exhaust file descriptors) and tests, not for a real edge node.
 //   - Upstream messages are acknowledged by the cloud when they reach the cloud's mailbox, so they can
 //     arrive twice (after a lost ack); upstream handlers must be idempotent.
 //   - Downstream frames are applied one at a time on the connection's reader; a slow local module slows

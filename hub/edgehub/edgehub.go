@@ -18,9 +18,10 @@ import (
 
 // EdgeHub is the edge's end of the link, a beehive module. Create it with New, Add it to a Hive.
 type EdgeHub struct {
-	cfg    Config
-	ids    *link.IDs
-	dialer websocket.Dialer
+	cfg      Config
+	ids      *link.IDs
+	dialer   websocket.Dialer
+	sessions *sessionCache // Config.SessionResumption, else nil
 
 	mu     sync.Mutex
 	box    *outbox
@@ -43,7 +44,7 @@ func New(cfg Config) (*EdgeHub, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	return &EdgeHub{
+	e := &EdgeHub{
 		cfg:  cfg,
 		ids:  link.NewIDs(),
 		wake: make(chan struct{}, 1),
@@ -54,7 +55,12 @@ func New(cfg Config) (*EdgeHub, error) {
 			WriteBufferSize:  4096,
 			WriteBufferPool:  &sync.Pool{},
 		},
-	}, nil
+	}
+	if cfg.SessionResumption && e.dialer.TLSClientConfig.ClientSessionCache == nil {
+		e.sessions = newSessionCache()
+		e.dialer.TLSClientConfig.ClientSessionCache = e.sessions
+	}
+	return e, nil
 }
 
 // Name implements beehive.Module: "edgehub".

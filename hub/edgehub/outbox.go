@@ -58,7 +58,8 @@ func (r *row) frame() hub.Frame {
 
 // outbox is the durable queue of upstream messages (see Config.OutboxMaxBytes for its policy).
 type outbox struct {
-	db       *sqlitedb.DB
+	db       *sqlitedb.DB // nil for the in-memory outbox (MemoryOutbox): mem holds the rows
+	mem      *memRows
 	maxBytes int64
 	maxAge   time.Duration
 
@@ -72,6 +73,9 @@ type outbox struct {
 }
 
 func openOutbox(ctx context.Context, path string, maxBytes int64, maxAge time.Duration, relaxed bool) (*outbox, error) {
+	if path == MemoryOutbox {
+		return &outbox{mem: &memRows{}, maxBytes: maxBytes, maxAge: maxAge, acked: make(map[int64]struct{}), ackWake: make(chan struct{}, 1)}, nil
+	}
 	opts := sqlitedb.Options{Migrations: outboxMigrations, ReadConns: 2}
 	if relaxed {
 		opts.Synchronous = sqlitedb.SyncNormal
@@ -89,7 +93,12 @@ func openOutbox(ctx context.Context, path string, maxBytes int64, maxAge time.Du
 	return o, nil
 }
 
-func (o *outbox) close() error { return o.db.Close() }
+func (o *outbox) close() error {
+	if o.db == nil {
+		return nil
+	}
+	return o.db.Close()
+}
 
 // put adds r, replacing the older rows of its resource if it coalesces, and drops the oldest rows
 // (non-writes first) while the outbox is over its budget. It returns r's ID.
@@ -100,6 +109,9 @@ func (o *outbox) put(ctx context.Context, r *row) (int64, error) {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.db == nil {
+		return o.mem.put(o, r, size), nil
+	}
 	var id, dRows, dBytes int64
 	var dropped, coalesced uint64
 	err := o.db.Write(ctx, func(tx *sql.Tx) error {
@@ -149,6 +161,11 @@ func (o *outbox) put(ctx context.Context, r *row) (int64, error) {
 
 // after returns up to limit rows with IDs above id, oldest first.
 func (o *outbox) after(ctx context.Context, id int64, limit int) ([]row, error) {
+	if o.db == nil {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		return o.mem.after(id, limit, o.acked), nil
+	}
 	rs, err := o.db.Reader().QueryContext(ctx, `SELECT id, resource, coal, op, grp, rv, msg_id, created, content FROM outbox WHERE id > ? ORDER BY id LIMIT ?`, id, limit)
 	if err != nil {
 		return nil, fmt.Errorf("edgehub: outbox read: %w", err)
@@ -230,6 +247,12 @@ func (o *outbox) deleter(ctx context.Context, log func(error)) {
 func (o *outbox) remove(ctx context.Context, ids []int64) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.db == nil {
+		n, b := o.mem.remove(ids)
+		o.rows -= n
+		o.bytes -= b
+		return nil
+	}
 	var n, b int64
 	err := o.db.Write(ctx, func(tx *sql.Tx) error {
 		n, b = 0, 0
@@ -259,6 +282,13 @@ func (o *outbox) expire(ctx context.Context, now time.Time) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	cut := now.Add(-o.maxAge).UnixNano()
+	if o.db == nil {
+		n, b := o.mem.expire(cut)
+		o.rows -= n
+		o.bytes -= b
+		o.expired += uint64(n)
+		return nil
+	}
 	var n, b int64
 	err := o.db.Write(ctx, func(tx *sql.Tx) error {
 		if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(size), 0) FROM outbox WHERE created < ?`, cut).Scan(&n, &b); err != nil {

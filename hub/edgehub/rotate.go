@@ -121,6 +121,9 @@ func (s *edgeSession) rotate(ctx context.Context) error {
 		}
 	}
 	r.Holder.Set(cert)
+	if s.e.sessions != nil {
+		s.e.sessions.clear() // a resumed session would present the old certificate's identity
+	}
 	s.e.cfg.Logger.Info("edgehub: node certificate renewed", "node", node, "notAfter", cert.Leaf.NotAfter)
 	return nil
 }

@@ -15,8 +15,15 @@ import (
 )
 
 // TestCertRotation: a certificate due for renewal is renewed over the link; once the old serial is
-// denied, the edge reconnects with the new certificate.
+// denied, the edge reconnects with the new certificate — also with SessionResumption, whose cached
+// session (made with the old certificate) the rotation must drop.
 func TestCertRotation(t *testing.T) {
+	for _, resume := range []bool{false, true} {
+		t.Run(fmt.Sprint("resume=", resume), func(t *testing.T) { testCertRotation(t, resume) })
+	}
+}
+
+func testCertRotation(t *testing.T, resume bool) {
 	pki := hubtest.NewPKI(t)
 	node := hub.NodeName("edge-1")
 	tlsConf, holder := pki.NodeTLSHolder(t, node)
@@ -29,7 +36,7 @@ func TestCertRotation(t *testing.T) {
 		return time.Now().Add(300 * 24 * time.Hour) // past 80 % of a year
 	}
 	cloud := hubtest.StartCloud(t, pki, cloudhub.Config{})
-	edge := hubtest.StartEdge(t, edgehub.Config{URL: cloud.URL, TLS: tlsConf, Rotation: &edgehub.Rotation{
+	edge := hubtest.StartEdge(t, edgehub.Config{URL: cloud.URL, TLS: tlsConf, SessionResumption: resume, Rotation: &edgehub.Rotation{
 		Holder: holder, Check: 50 * time.Millisecond, Now: now,
 		Save: func(chainPEM, keyPEM []byte) error {
 			if _, err := certs.ParseKeyPEM(keyPEM); err != nil {

@@ -90,7 +90,7 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.MQTTListen, "mqtt-listen", DefaultMQTTListen, "host:port of the embedded MQTT broker (loopback: it allows anonymous clients)")
 	fs.StringVar(&cfg.MetaServer, "metaserver", DefaultMetaServer, "host:port of the MetaServer, a read-only Kubernetes-style API (loopback only)")
 	fs.StringVar(&cfg.NodeIP, "node-ip", "", "the node's address, reported in its status and as hostIP of its pods (default: the address of the route to --cloud)")
-	fs.DurationVar(&cfg.StatusInterval, "status-interval", DefaultStatusInterval, "how often node status and lease are reported to the cloud")
+	fs.DurationVar(&cfg.StatusInterval, "status-interval", DefaultStatusInterval, "how often the node status is checked (and reported when it changed) and the node lease renewed")
 	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageText)
@@ -265,7 +265,8 @@ func edgeModules(cfg config, log *slog.Logger, store *meta.SQLiteStore, twins *t
 			NodeIP:   cfg.NodeIP,
 			Logger:   log.With("module", edged.DefaultModuleName),
 		},
-		Source: storeSource{store: store},
+		Source:     storeSource{store: store},
+		NodeStatus: nodeStatusConfig(cfg.StatusInterval),
 	})
 	if err != nil {
 		return nil, err
@@ -284,7 +285,6 @@ func edgeModules(cfg config, log *slog.Logger, store *meta.SQLiteStore, twins *t
 	return []beehive.Module{
 		metaMod, edgedMod, twinMod, bus, link,
 		&bridge{store: store, since: since, edged: edged.DefaultModuleName, twin: twinmodule.DefaultName,
-			hub: link.Name(), endpoint: cfg.CRIEndpoint, log: log.With("module", bridgeName)},
-		&nodeReporter{cfg: cfg, hub: link.Name(), log: log.With("module", reporterName)},
+			log: log.With("module", bridgeName)},
 	}, nil
 }

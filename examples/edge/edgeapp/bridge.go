@@ -6,26 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/edgehive/edgehive/beehive"
 	"github.com/edgehive/edgehive/edged"
-	"github.com/edgehive/edgehive/edged/cri"
 	"github.com/edgehive/edgehive/hub"
 	"github.com/edgehive/edgehive/meta"
 )
 
-const (
-	bridgeName = "dispatch"
-	// finalizePoll and finalizeMargin: a deleted pod's sandboxes are looked for every finalizePoll,
-	// for at most its grace period plus finalizeMargin.
-	finalizePoll   = 500 * time.Millisecond
-	finalizeMargin = 2 * time.Minute
-)
+const bridgeName = "dispatch"
 
 // storeSource is edged's PodSource over the meta store: the pods, ConfigMaps and Secrets the cloud
 // sent before a restart.
@@ -69,20 +59,14 @@ var _ edged.PodSource = storeSource{}
 // module gets every device object at start, and the watch starts at the store's revision when the
 // process opened it.
 //
-// It also finishes pod deletions as kubelet does: when a pod being deleted (deletionTimestamp set)
-// has no sandbox left in the runtime, it asks the cloud to delete it for good.
+// Pod deletions are finished by edged itself: once a deleted pod is gone from the runtime, edged sends
+// the cloud its final delete (see edged's messages.go).
 type bridge struct {
-	store    *meta.SQLiteStore
-	since    int64
-	edged    string
-	twin     string
-	hub      string
-	endpoint string
-	log      *slog.Logger
-
-	wg         sync.WaitGroup
-	mu         sync.Mutex
-	finalizing map[string]bool // pod UIDs being finalized (false) or finalized (true), until their delete
+	store *meta.SQLiteStore
+	since int64
+	edged string
+	twin  string
+	log   *slog.Logger
 }
 
 func (b *bridge) Name() string         { return bridgeName }
@@ -101,7 +85,6 @@ func (b *bridge) target(kind hub.Kind) string {
 
 // Run implements beehive.Module.
 func (b *bridge) Run(ctx context.Context, c *beehive.Context) error {
-	defer b.wg.Wait()
 	// The twin module gets every device object at start (it skips what it already applied). The watch
 	// starts at the revision the store had when the process opened it (edged restores from a later
 	// list, so what lies between reaches it twice, harmlessly). A new store has revision 0, which a
@@ -180,21 +163,6 @@ func (b *bridge) forward(ctx context.Context, c *beehive.Context, ev meta.Event)
 		op = beehive.OpDelete
 	}
 	b.send(ctx, c, to, op, ev.Object)
-	if ev.Object.Key.Kind != hub.KindPod {
-		return
-	}
-	if ev.Type == meta.Deleted {
-		var pod corev1.Pod
-		if json.Unmarshal(ev.Object.Value, &pod) == nil {
-			b.mu.Lock()
-			if b.finalizing[string(pod.UID)] {
-				delete(b.finalizing, string(pod.UID))
-			}
-			b.mu.Unlock()
-		}
-		return
-	}
-	b.maybeFinalize(ctx, c, ev.Object)
 }
 
 func (b *bridge) send(ctx context.Context, c *beehive.Context, to string, op beehive.Operation, o meta.Object) {
@@ -202,85 +170,5 @@ func (b *bridge) send(ctx context.Context, c *beehive.Context, to string, op bee
 	m.Header.ResourceVersion = o.ResourceVersion
 	if err := c.Send(ctx, to, m); err != nil && ctx.Err() == nil {
 		b.log.Warn("hand over", "to", to, "key", o.Key.String(), "err", err)
-	}
-}
-
-// maybeFinalize starts, for a pod being deleted, the wait for its sandboxes to be gone, then asks the
-// cloud to delete the pod for good (hub's <ns>/pod/<name> delete with its UID).
-func (b *bridge) maybeFinalize(ctx context.Context, c *beehive.Context, o meta.Object) {
-	var pod corev1.Pod
-	if err := json.Unmarshal(o.Value, &pod); err != nil || pod.DeletionTimestamp == nil || pod.UID == "" {
-		return
-	}
-	uid := string(pod.UID)
-	b.mu.Lock()
-	if b.finalizing == nil {
-		b.finalizing = map[string]bool{}
-	}
-	if _, ok := b.finalizing[uid]; ok {
-		b.mu.Unlock()
-		return
-	}
-	b.finalizing[uid] = false
-	b.mu.Unlock()
-	grace := time.Duration(edged.DefaultTerminationGracePeriod) * time.Second
-	if pod.DeletionGracePeriodSeconds != nil {
-		grace = time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second
-	}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		done := false
-		defer func() {
-			b.mu.Lock()
-			if done {
-				b.finalizing[uid] = true // until the store deletes the pod
-			} else {
-				delete(b.finalizing, uid) // the next update of the pod tries again
-			}
-			b.mu.Unlock()
-		}()
-		if err := b.waitSandboxesGone(ctx, uid, grace+finalizeMargin); err != nil {
-			if ctx.Err() == nil {
-				b.log.Warn("pod not finalized", "pod", pod.Namespace+"/"+pod.Name, "err", err)
-			}
-			return
-		}
-		content, _ := json.Marshal(map[string]string{"uid": uid})
-		m := c.NewMessage(beehive.GroupHub, beehive.OpDelete, o.Key.String(), content)
-		if err := c.Send(ctx, b.hub, m); err != nil && ctx.Err() == nil {
-			b.log.Warn("pod final delete", "pod", pod.Namespace+"/"+pod.Name, "err", err)
-			return
-		}
-		done = true
-		b.log.Info("pod finalized", "pod", pod.Namespace+"/"+pod.Name, "uid", uid)
-	}()
-}
-
-// waitSandboxesGone waits until the runtime holds no sandbox of the pod uid.
-func (b *bridge) waitSandboxesGone(ctx context.Context, uid string, limit time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	rt, err := cri.Dial(ctx, cri.Config{Endpoint: b.endpoint})
-	if err != nil {
-		return err
-	}
-	defer rt.Close()
-	filter := &runtimeapi.PodSandboxFilter{LabelSelector: map[string]string{edged.LabelPodUID: uid}}
-	t := time.NewTicker(finalizePoll)
-	defer t.Stop()
-	for {
-		resp, err := rt.Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{Filter: filter})
-		if err == nil && len(resp.Items) == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			if err == nil {
-				err = ctx.Err()
-			}
-			return err
-		case <-t.C:
-		}
 	}
 }

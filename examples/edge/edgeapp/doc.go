@@ -12,10 +12,10 @@
 //     certificate and pinned CA are saved in the data dir), then runs hub/edgehub with the same beehive
 //     handle. Until then messages for the cloud wait in its mailbox;
 //   - "dispatch": follows the meta store and hands pods, ConfigMaps and Secrets to edged and device
-//     objects to the twin module, as KubeEdge's MetaManager does, and finishes pod deletions (the
-//     cloud's final delete once the runtime holds no sandbox of the pod);
-//   - "nodestatus": registers the node and reports its status (Ready, addresses, capacity, system info)
-//     and lease upstream periodically and on each reconnect.
+//     objects to the twin module, as KubeEdge's MetaManager does;
+//   - edged also registers the node and reports its status (edged.NodeStatusConfig: conditions,
+//     addresses, capacity, system info, images) and renews its lease, periodically and at once on each
+//     reconnect, and sends the final delete of a pod once the runtime holds nothing of it.
 //
 // It does not link client-go (a test checks go list -deps of the command).
 //
