@@ -17,7 +17,7 @@ quickstart: test-deps build
 
 ## build: the example mains into bin/ (cloud, edge, mapper, quickstart, edgemark), stripped
 build:
-	go build $(GOFLAGS_RELEASE) -o bin/ ./examples/quickstart ./examples/mapper ./examples/cloud ./examples/edge
+	go build $(GOFLAGS_RELEASE) -o bin/ ./examples/quickstart ./examples/mapper ./examples/cloud ./examples/edge ./examples/edgemark
 
 ## test: install the test dependencies, then gofmt, go vet, staticcheck and go test -race ./...
 test: test-deps
